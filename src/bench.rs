@@ -1,0 +1,112 @@
+//! `rtseg bench`: latency of one backend on one model at one input size. Warm-up runs are
+//! discarded; every timed run includes reading the mask back, which is what a caller pays.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::backend::{InputBatch, SegmentationBackend};
+
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub model: String,
+    pub backend: String,
+    pub height: usize,
+    pub width: usize,
+    pub warmup: usize,
+    pub iters: usize,
+    pub threads: usize,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub fps: f64,
+    /// Peak resident memory of the process (VmHWM), MiB; `None` where /proc is absent.
+    pub peak_rss_mib: Option<f64>,
+    pub machine: String,
+}
+
+/// Nearest-rank percentile of sorted samples.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// A deterministic pseudo-image (normalised values in a plausible range), so runs compare.
+fn synthetic_batch(height: usize, width: usize) -> InputBatch {
+    let n = 3 * height * width;
+    let data = (0..n)
+        .map(|i| ((i.wrapping_mul(2_654_435_761) % 1000) as f32 / 500.0) - 1.0)
+        .collect();
+    InputBatch {
+        data,
+        shape: [1, 3, height, width],
+    }
+}
+
+pub fn run(
+    backend: &dyn SegmentationBackend,
+    model: &str,
+    height: usize,
+    width: usize,
+    warmup: usize,
+    iters: usize,
+) -> anyhow::Result<BenchReport> {
+    anyhow::ensure!(iters > 0, "--iters must be at least 1");
+    for _ in 0..warmup {
+        backend.segment(synthetic_batch(height, width))?;
+    }
+    let mut samples = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let batch = synthetic_batch(height, width);
+        let start = Instant::now();
+        backend.segment(batch)?;
+        samples.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+    samples.sort_by(f64::total_cmp);
+    Ok(BenchReport {
+        model: model.to_string(),
+        backend: backend.name().to_string(),
+        height,
+        width,
+        warmup,
+        iters,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        mean_ms: mean,
+        p50_ms: percentile(&samples, 50.0),
+        p90_ms: percentile(&samples, 90.0),
+        p99_ms: percentile(&samples, 99.0),
+        min_ms: samples[0],
+        max_ms: samples[samples.len() - 1],
+        fps: 1e3 / mean,
+        peak_rss_mib: peak_rss_mib(),
+        machine: machine_description(),
+    })
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn machine_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}

@@ -1,0 +1,9 @@
+//! rtseg: real-time semantic segmentation for cars — the model zoo (MsNet, MFARANet),
+//! weights, inference backends, and the command-line tools built on them.
+
+pub mod backend;
+pub mod bench;
+pub mod datasets;
+pub mod infer;
+pub mod models;
+pub mod weights;

@@ -1,0 +1,387 @@
+//! The `rtseg` command line: list models, run inference, benchmark, and manage weights.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use burn::prelude::*;
+use clap::{Parser, Subcommand};
+
+use rtseg::backend::{BACKENDS, BurnBackend, SegmentationBackend};
+use rtseg::datasets::Dataset;
+use rtseg::models::profile::{count_macs, trainable_params};
+use rtseg::models::segmentor::{Segmentor, SegmentorConfig};
+use rtseg::models::{lookup, registry};
+use rtseg::{bench, infer, weights};
+
+#[derive(Parser)]
+#[command(
+    name = "rtseg",
+    version,
+    about = "Real-time semantic segmentation: models, inference, benchmarks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which network, with which label space and weights.
+#[derive(clap::Args)]
+struct ModelArgs {
+    /// Registered model name (see `rtseg models`).
+    #[arg(long, default_value = "msnet-m")]
+    model: String,
+    /// Label space; sets the class count and the palette.
+    #[arg(long, value_enum, default_value = "camvid")]
+    dataset: Dataset,
+    /// YAML file with a full model configuration, overriding the registry entry.
+    #[arg(long)]
+    model_config: Option<PathBuf>,
+}
+
+/// Where the weights come from.
+#[derive(clap::Args)]
+struct WeightArgs {
+    /// Weight file (.bpk or .safetensors). Default: the shipped `weights/<model>_<dataset>.bpk`.
+    #[arg(long, conflicts_with = "random_init")]
+    weights: Option<PathBuf>,
+    /// Use freshly initialised (untrained, seeded) weights: exercises the pipeline, the
+    /// masks mean nothing.
+    #[arg(long)]
+    random_init: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List registered models with parameter counts and GMACs (computed from the module tree).
+    Models {
+        #[arg(long, value_enum, default_value = "camvid")]
+        dataset: Dataset,
+        /// Input size for the MAC count.
+        #[arg(long, default_value = "720x960", value_parser = parse_size)]
+        size: (usize, usize),
+    },
+    /// Segment PNG/JPEG files or folders; writes <name>_mask.png and <name>_color.png.
+    Infer {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        weights: WeightArgs,
+        /// Images or folders of images.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Run the network at HxW and resize the mask back (default: the image's own size).
+        #[arg(long, value_parser = parse_size)]
+        size: Option<(usize, usize)>,
+        #[arg(long, default_value = "burn")]
+        backend: String,
+    },
+    /// Latency (p50/p90/p99), FPS and peak memory of a backend on a model.
+    Bench {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        weights: WeightArgs,
+        #[arg(long, default_value = "burn")]
+        backend: String,
+        #[arg(long, default_value = "360x480", value_parser = parse_size)]
+        size: (usize, usize),
+        #[arg(long, default_value_t = 20)]
+        iters: usize,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Weight files: list tensor names, convert between burnpack and safetensors, initialise.
+    #[command(subcommand)]
+    Weights(WeightsCommand),
+}
+
+#[derive(Subcommand)]
+enum WeightsCommand {
+    /// Print every tensor name and shape of a model, in module order.
+    Names {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Convert a weight file (format from each extension: .bpk or .safetensors).
+    Convert {
+        #[command(flatten)]
+        model: ModelArgs,
+        input: PathBuf,
+        output: PathBuf,
+    },
+    /// Write freshly initialised weights (seeded), e.g. as a starting point or test fixture.
+    Init {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        output: PathBuf,
+    },
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (h, w) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("size {s:?} must look like HxW, e.g. 720x960"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("size {s:?}: {v:?} is not a number"))
+    };
+    let (h, w) = (parse(h)?, parse(w)?);
+    if h < infer::MIN_SIDE as usize || w < infer::MIN_SIDE as usize || h > 8192 || w > 8192 {
+        return Err(format!("size {s:?}: each side must be between 64 and 8192"));
+    }
+    Ok((h, w))
+}
+
+fn model_config(args: &ModelArgs) -> anyhow::Result<SegmentorConfig> {
+    let config = match &args.model_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read model config", path.display()))?;
+            serde_yaml::from_str::<SegmentorConfig>(&text)
+                .with_context(|| format!("{}: not a valid model config", path.display()))?
+        }
+        None => {
+            lookup(&args.model, args.dataset.num_classes())
+                .map_err(anyhow::Error::msg)?
+                .config
+        }
+    };
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("model {}: {e}", args.model))?;
+    Ok(config)
+}
+
+/// Where `rtseg` looks for shipped weights: `$RTSEG_WEIGHTS_DIR`, else the repository's
+/// `weights/` folder.
+fn shipped_weights(args: &ModelArgs) -> PathBuf {
+    let dir = std::env::var_os("RTSEG_WEIGHTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("weights"));
+    let dataset = format!("{:?}", args.dataset).to_lowercase();
+    dir.join(format!("{}_{dataset}.bpk", args.model))
+}
+
+fn build_model(
+    args: &ModelArgs,
+    source: &WeightArgs,
+    device: &Device,
+) -> anyhow::Result<Segmentor> {
+    let config = model_config(args)?;
+    if source.random_init {
+        eprintln!(
+            "warning: --random-init: {} runs with untrained weights; its masks are meaningless",
+            args.model
+        );
+        device.seed(0);
+        return Ok(config.init(device));
+    }
+    let path = match &source.weights {
+        Some(path) => path.clone(),
+        None => {
+            let path = shipped_weights(args);
+            if !path.is_file() {
+                bail!(
+                    "no shipped weights for {} on {:?} ({} does not exist); pass --weights FILE, \
+                     or --random-init to exercise the pipeline with untrained weights",
+                    args.model,
+                    args.dataset,
+                    path.display()
+                );
+            }
+            path
+        }
+    };
+    Ok(weights::load(config.init(device), &args.model, &path)?)
+}
+
+fn make_backend(
+    name: &str,
+    args: &ModelArgs,
+    source: &WeightArgs,
+) -> anyhow::Result<Box<dyn SegmentationBackend>> {
+    match name {
+        "burn" => {
+            let device = Device::default();
+            let model = build_model(args, source, &device)?;
+            Ok(Box::new(BurnBackend::new(
+                model,
+                args.dataset.num_classes(),
+                device,
+            )))
+        }
+        other => bail!(
+            "unknown backend {other:?}; available: {}",
+            BACKENDS.join(", ")
+        ),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Models { dataset, size } => {
+            let device = Device::default();
+            println!(
+                "{:<16} {:>12} {:>10}  {}",
+                "model",
+                "params",
+                format!("GMACs@{}x{}", size.0, size.1),
+                "description"
+            );
+            for spec in registry(dataset.num_classes()) {
+                let model = spec.config.init(&device).valid();
+                let input = Tensor::<4>::zeros([1, 3, size.0, size.1], &device);
+                let (_, macs) = count_macs(|| model.forward(input).into_data());
+                println!(
+                    "{:<16} {:>12} {:>10.2}  {}",
+                    spec.name,
+                    format_count(trainable_params(&model)),
+                    macs as f64 / 1e9,
+                    spec.summary
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Infer {
+            model,
+            weights,
+            inputs,
+            out,
+            size,
+            backend,
+        } => {
+            let backend = make_backend(&backend, &model, &weights)?;
+            let size = size.map(|(h, w)| (h as u32, w as u32));
+            let outcomes = infer::run(backend.as_ref(), &inputs, &out, model.dataset, size)?;
+            let mut failed = 0;
+            for outcome in &outcomes {
+                match &outcome.result {
+                    Ok((mask, color)) => {
+                        println!(
+                            "{} -> {} {}",
+                            outcome.input,
+                            mask.display(),
+                            color.display()
+                        )
+                    }
+                    Err(message) => {
+                        failed += 1;
+                        eprintln!("error: {message}");
+                    }
+                }
+            }
+            println!("{} segmented, {failed} failed", outcomes.len() - failed);
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Bench {
+            model,
+            weights,
+            backend,
+            size,
+            iters,
+            warmup,
+            json,
+        } => {
+            let backend = make_backend(&backend, &model, &weights)?;
+            let report = bench::run(
+                backend.as_ref(),
+                &model.model,
+                size.0,
+                size.1,
+                warmup,
+                iters,
+            )?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{} on {} at {}x{} ({} iters after {} warm-up, {})",
+                    report.model,
+                    report.backend,
+                    report.height,
+                    report.width,
+                    report.iters,
+                    report.warmup,
+                    report.machine
+                );
+                println!(
+                    "latency ms: mean {:.1}  p50 {:.1}  p90 {:.1}  p99 {:.1}  min {:.1}  max {:.1}",
+                    report.mean_ms,
+                    report.p50_ms,
+                    report.p90_ms,
+                    report.p99_ms,
+                    report.min_ms,
+                    report.max_ms
+                );
+                let rss = report
+                    .peak_rss_mib
+                    .map_or("n/a".to_string(), |m| format!("{m:.0} MiB"));
+                println!("throughput: {:.2} FPS   peak RSS: {rss}", report.fps);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Weights(command) => {
+            let device = Device::default();
+            match command {
+                WeightsCommand::Names { model } => {
+                    let net = model_config(&model)?.init(&device);
+                    for t in weights::tensors(&net) {
+                        println!("{}\t{:?}", t.name, t.shape.as_slice());
+                    }
+                }
+                WeightsCommand::Convert {
+                    model,
+                    input,
+                    output,
+                } => {
+                    let net =
+                        weights::load(model_config(&model)?.init(&device), &model.model, &input)?;
+                    weights::save(&net, &model.model, &output)?;
+                    println!("{} -> {}", input.display(), output.display());
+                }
+                WeightsCommand::Init {
+                    model,
+                    seed,
+                    output,
+                } => {
+                    device.seed(seed);
+                    let net = model_config(&model)?.init(&device);
+                    weights::save(&net, &model.model, &output)?;
+                    println!(
+                        "wrote untrained {} weights to {}",
+                        model.model,
+                        output.display()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn format_count(n: usize) -> String {
+    format!("{:.3}M", n as f64 / 1e6)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

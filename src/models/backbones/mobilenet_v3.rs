@@ -1,0 +1,239 @@
+//! MobileNetV3-Large encoder for MsNet-M (architecture brief §1.4; Howard et al. 2019,
+//! Table 1). Layer layout follows torchvision's `mobilenet_v3_large().features`, so the
+//! parameter count (2,971,952) and tensor shapes match its checkpoints.
+
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+use crate::models::layers::{
+    Activation, ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config, global_avg_pool,
+};
+
+/// One row of the MobileNetV3 table: (kernel, expanded width, output width, SE, activation,
+/// stride).
+#[derive(Clone, Copy, Debug)]
+struct Bneck {
+    kernel: usize,
+    expand: usize,
+    out: usize,
+    se: bool,
+    act: Activation,
+    stride: usize,
+}
+
+const fn bneck(
+    kernel: usize,
+    expand: usize,
+    out: usize,
+    se: bool,
+    hard_swish: bool,
+    stride: usize,
+) -> Bneck {
+    Bneck {
+        kernel,
+        expand,
+        out,
+        se,
+        act: if hard_swish {
+            Activation::HardSwish
+        } else {
+            Activation::Relu
+        },
+        stride,
+    }
+}
+
+/// MobileNetV3-Large bottlenecks 1..15 (Table 1 of the paper).
+const LARGE: [Bneck; 15] = [
+    bneck(3, 16, 16, false, false, 1),
+    bneck(3, 64, 24, false, false, 2),
+    bneck(3, 72, 24, false, false, 1),
+    bneck(5, 72, 40, true, false, 2),
+    bneck(5, 120, 40, true, false, 1),
+    bneck(5, 120, 40, true, false, 1), // tap ①: 40 ch at 1/8
+    bneck(3, 240, 80, false, true, 2),
+    bneck(3, 200, 80, false, true, 1),
+    bneck(3, 184, 80, false, true, 1),
+    bneck(3, 184, 80, false, true, 1),
+    bneck(3, 480, 112, true, true, 1),
+    bneck(3, 672, 112, true, true, 1), // tap ②: 112 ch at 1/16
+    bneck(5, 672, 160, true, true, 2),
+    bneck(5, 960, 160, true, true, 1),
+    bneck(5, 960, 160, true, true, 1),
+];
+
+/// Indices (0-based) of the bottlenecks whose outputs the MFMA decoder taps.
+const TAP_1_8: usize = 5;
+const TAP_1_16: usize = 11;
+
+/// Channel widths of the three taps: ① 1/8, ② 1/16, ③ 1/32.
+pub const MOBILENET_V3_LARGE_TAPS: [usize; 3] = [40, 112, 960];
+
+/// Rounds a channel count to a multiple of 8 without losing more than 10 % (the
+/// `_make_divisible` rule of the MobileNet papers).
+fn make_divisible(v: usize) -> usize {
+    let d = 8;
+    let mut n = ((v + d / 2) / d * d).max(d);
+    if (n as f64) < 0.9 * v as f64 {
+        n += d;
+    }
+    n
+}
+
+/// Squeeze-and-excitation with a hard-sigmoid gate (MobileNetV3 §5.3).
+#[derive(Module, Debug)]
+pub struct SqueezeExcite {
+    pub fc1: Conv2d,
+    pub fc2: Conv2d,
+}
+
+#[derive(Config, Debug)]
+pub struct SqueezeExciteConfig {
+    pub channels: usize,
+    pub squeeze: usize,
+}
+
+impl SqueezeExciteConfig {
+    pub fn init(&self, device: &Device) -> SqueezeExcite {
+        SqueezeExcite {
+            fc1: conv2d_config(self.channels, self.squeeze, 1)
+                .with_bias(true)
+                .init(device),
+            fc2: conv2d_config(self.squeeze, self.channels, 1)
+                .with_bias(true)
+                .init(device),
+        }
+    }
+}
+
+impl SqueezeExcite {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let s = relu(conv_forward(&self.fc1, global_avg_pool(x.clone())));
+        let w = Activation::HardSigmoid.apply(conv_forward(&self.fc2, s));
+        x * w
+    }
+}
+
+/// Inverted residual bottleneck: 1×1 expand → k×k depthwise → SE → 1×1 project
+/// (MobileNetV3 §5, Figure 4).
+#[derive(Module, Debug)]
+pub struct InvertedResidual {
+    pub expand: Option<ConvBnAct>,
+    pub depthwise: ConvBnAct,
+    pub se: Option<SqueezeExcite>,
+    pub project: ConvBnAct,
+    pub use_residual: bool,
+}
+
+#[derive(Config, Debug)]
+pub struct InvertedResidualConfig {
+    pub c_in: usize,
+    pub kernel: usize,
+    pub expand: usize,
+    pub c_out: usize,
+    pub se: bool,
+    pub act: Activation,
+    pub stride: usize,
+}
+
+impl InvertedResidualConfig {
+    pub fn init(&self, device: &Device) -> InvertedResidual {
+        let expand = (self.expand != self.c_in).then(|| {
+            ConvBnActConfig::new(self.c_in, self.expand, 1)
+                .with_act(self.act)
+                .init(device)
+        });
+        InvertedResidual {
+            expand,
+            depthwise: ConvBnActConfig::new(self.expand, self.expand, self.kernel)
+                .with_stride(self.stride)
+                .with_groups(self.expand)
+                .with_act(self.act)
+                .init(device),
+            se: self.se.then(|| {
+                SqueezeExciteConfig::new(self.expand, make_divisible(self.expand / 4)).init(device)
+            }),
+            project: ConvBnActConfig::new(self.expand, self.c_out, 1)
+                .with_act(Activation::None)
+                .init(device),
+            use_residual: self.stride == 1 && self.c_in == self.c_out,
+        }
+    }
+}
+
+impl InvertedResidual {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut y = match &self.expand {
+            Some(expand) => expand.forward(x.clone()),
+            None => x.clone(),
+        };
+        y = self.depthwise.forward(y);
+        if let Some(se) = &self.se {
+            y = se.forward(y);
+        }
+        y = self.project.forward(y);
+        if self.use_residual { x + y } else { y }
+    }
+}
+
+/// MobileNetV3-Large feature extractor returning the three MFMA taps.
+#[derive(Module, Debug)]
+pub struct MobileNetV3 {
+    pub stem: ConvBnAct,
+    pub blocks: Vec<InvertedResidual>,
+    pub last: ConvBnAct,
+}
+
+#[derive(Config, Debug)]
+pub struct MobileNetV3Config {}
+
+impl MobileNetV3Config {
+    pub fn init(&self, device: &Device) -> MobileNetV3 {
+        let mut c_in = 16;
+        let blocks = LARGE
+            .iter()
+            .map(|b| {
+                let block = InvertedResidualConfig::new(
+                    c_in, b.kernel, b.expand, b.out, b.se, b.act, b.stride,
+                )
+                .init(device);
+                c_in = b.out;
+                block
+            })
+            .collect();
+        MobileNetV3 {
+            stem: ConvBnActConfig::new(3, 16, 3)
+                .with_stride(2)
+                .with_act(Activation::HardSwish)
+                .init(device),
+            blocks,
+            last: ConvBnActConfig::new(c_in, 6 * c_in, 1)
+                .with_act(Activation::HardSwish)
+                .init(device),
+        }
+    }
+}
+
+impl MobileNetV3 {
+    /// Returns the taps ① (1/8), ② (1/16) and ③ (1/32).
+    pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
+        let mut x = self.stem.forward(x);
+        let (mut tap8, mut tap16) = (None, None);
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x);
+            match i {
+                TAP_1_8 => tap8 = Some(x.clone()),
+                TAP_1_16 => tap16 = Some(x.clone()),
+                _ => {}
+            }
+        }
+        let tap32 = self.last.forward(x);
+        [
+            tap8.expect("LARGE has a 1/8 tap"),
+            tap16.expect("LARGE has a 1/16 tap"),
+            tap32,
+        ]
+    }
+}

@@ -1,0 +1,5 @@
+//! Encoders (the mmsegmentation "backbones" layer).
+
+pub mod darts;
+pub mod mobilenet_v3;
+pub mod resnet;

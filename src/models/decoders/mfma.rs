@@ -1,0 +1,342 @@
+//! The MFMA decoder of MsNet (architecture brief §1.2–§1.4, layer table §1.6): matching
+//! attention blocks MALC (low level) and MASG (high level), low fusions, the addition (MFA)
+//! and concatenation (MFC) high fusions, and three image branches on resized copies of the
+//! input.
+
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::{LayerNorm, LayerNormConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid, softmax};
+use serde::{Deserialize, Serialize};
+
+use crate::models::layers::{
+    Activation, ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config, global_avg_pool, resize,
+    spatial,
+};
+use crate::models::profile;
+
+/// MALC, "matching attention with low calculation" (§1.3 [CHOICE]): an SE-style channel gate
+/// without bottleneck, `out = x + x ⊙ σ(W·GAP(x) + b)`.
+#[derive(Module, Debug)]
+pub struct Malc {
+    pub gate: Conv2d,
+}
+
+#[derive(Config, Debug)]
+pub struct MalcConfig {
+    pub channels: usize,
+}
+
+impl MalcConfig {
+    pub fn init(&self, device: &Device) -> Malc {
+        Malc {
+            gate: conv2d_config(self.channels, self.channels, 1)
+                .with_bias(true)
+                .init(device),
+        }
+    }
+}
+
+impl Malc {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let w = sigmoid(conv_forward(&self.gate, global_avg_pool(x.clone())));
+        x.clone() + x * w
+    }
+}
+
+/// How MASG merges its global-context transform into the features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MasgFusion {
+    /// `x + x ⊙ σ(t)`: the sigmoid gate with residual of the author's AMMF `high_fusion`
+    /// (the brief's [CHOICE]).
+    SigmoidGate,
+    /// `x + t`: GCNet's original additive fusion (the alternative the brief names).
+    Add,
+}
+
+/// MASG, "matching attention with strong global-context modelling" (§1.3 [CHOICE]): a
+/// GCNet-style block. Softmax attention pooling over all H·W positions, then a
+/// 1×1 → LayerNorm → ReLU → 1×1 bottleneck transform with reduction `r`.
+#[derive(Module, Debug)]
+pub struct Masg {
+    pub key: Conv2d,
+    pub reduce: Conv2d,
+    pub norm: LayerNorm,
+    pub expand: Conv2d,
+    #[module(skip)]
+    pub fusion: MasgFusion,
+}
+
+#[derive(Config, Debug)]
+pub struct MasgConfig {
+    pub channels: usize,
+    #[config(default = 4)]
+    pub reduction: usize,
+    #[config(default = "MasgFusion::SigmoidGate")]
+    pub fusion: MasgFusion,
+}
+
+impl MasgConfig {
+    pub fn init(&self, device: &Device) -> Masg {
+        let c = self.channels;
+        let m = (c / self.reduction).max(1);
+        Masg {
+            key: conv2d_config(c, 1, 1).with_bias(true).init(device),
+            reduce: conv2d_config(c, m, 1).with_bias(true).init(device),
+            norm: LayerNormConfig::new(m).init(device),
+            expand: conv2d_config(m, c, 1).with_bias(true).init(device),
+            fusion: self.fusion,
+        }
+    }
+}
+
+impl Masg {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [n, c, h, w] = x.dims();
+        let attention = softmax(conv_forward(&self.key, x.clone()).reshape([n, h * w, 1]), 1);
+        let context = x.clone().reshape([n, c, h * w]).matmul(attention);
+        if profile::is_active() {
+            profile::add_macs((n * c * h * w) as u64);
+        }
+        let t = conv_forward(&self.reduce, context.reshape([n, c, 1, 1]));
+        let m = t.dims()[1];
+        let t = relu(self.norm.forward(t.reshape([n, m]))).reshape([n, m, 1, 1]);
+        let t = conv_forward(&self.expand, t);
+        match self.fusion {
+            MasgFusion::SigmoidGate => x.clone() + x * sigmoid(t),
+            MasgFusion::Add => x + t,
+        }
+    }
+}
+
+/// Low fusion LF(a, b) (§1.3 [CHOICE]): resize `a` to `b`'s size, concatenate, 3×3 CBR.
+#[derive(Module, Debug)]
+pub struct LowFusion {
+    pub conv: ConvBnAct,
+}
+
+#[derive(Config, Debug)]
+pub struct LowFusionConfig {
+    pub c_in: usize,
+    pub c_out: usize,
+}
+
+impl LowFusionConfig {
+    pub fn init(&self, device: &Device) -> LowFusion {
+        LowFusion {
+            conv: ConvBnActConfig::new(self.c_in, self.c_out, 3).init(device),
+        }
+    }
+}
+
+impl LowFusion {
+    pub fn forward(&self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
+        let a = resize(a, spatial(&b), false);
+        self.conv.forward(Tensor::cat(vec![a, b], 1))
+    }
+}
+
+/// MFA, high fusion by addition (§1.3): resize `a` to `b`'s size, 1×1 CBR to `b`'s width,
+/// add.
+#[derive(Module, Debug)]
+pub struct Mfa {
+    pub proj: ConvBnAct,
+}
+
+#[derive(Config, Debug)]
+pub struct MfaConfig {
+    pub c_in: usize,
+    pub c_out: usize,
+}
+
+impl MfaConfig {
+    pub fn init(&self, device: &Device) -> Mfa {
+        Mfa {
+            proj: ConvBnActConfig::new(self.c_in, self.c_out, 1).init(device),
+        }
+    }
+}
+
+impl Mfa {
+    pub fn forward(&self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
+        self.proj.forward(resize(a, spatial(&b), false)) + b
+    }
+}
+
+/// MFC, high fusion by concatenation (§1.3): concat(a, b resized to `a`) → 3×3 CBR.
+#[derive(Module, Debug)]
+pub struct Mfc {
+    pub conv: ConvBnAct,
+}
+
+#[derive(Config, Debug)]
+pub struct MfcConfig {
+    pub c_in: usize,
+    pub c_out: usize,
+}
+
+impl MfcConfig {
+    pub fn init(&self, device: &Device) -> Mfc {
+        Mfc {
+            conv: ConvBnActConfig::new(self.c_in, self.c_out, 3).init(device),
+        }
+    }
+}
+
+impl Mfc {
+    pub fn forward(&self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
+        let b = resize(b, spatial(&a), false);
+        self.conv.forward(Tensor::cat(vec![a, b], 1))
+    }
+}
+
+/// An image branch (④, ⑤, ⑥ in the MsNet figure): stride-2 CBRs on a resized copy of the
+/// input image, ending at 1/8 of the full resolution, followed by MALC.
+#[derive(Module, Debug)]
+pub struct ImageBranch {
+    pub convs: Vec<ConvBnAct>,
+    pub malc: Malc,
+}
+
+#[derive(Config, Debug)]
+pub struct ImageBranchConfig {
+    /// `(kernel, output width)` of each stride-2 CBR.
+    pub convs: Vec<(usize, usize)>,
+}
+
+impl ImageBranchConfig {
+    pub fn init(&self, device: &Device) -> ImageBranch {
+        let mut c_in = 3;
+        let convs = self
+            .convs
+            .iter()
+            .map(|&(kernel, c_out)| {
+                let conv = ConvBnActConfig::new(c_in, c_out, kernel)
+                    .with_stride(2)
+                    .init(device);
+                c_in = c_out;
+                conv
+            })
+            .collect();
+        ImageBranch {
+            convs,
+            malc: MalcConfig::new(c_in).init(device),
+        }
+    }
+}
+
+impl ImageBranch {
+    pub fn forward(&self, image: Tensor<4>) -> Tensor<4> {
+        self.malc
+            .forward(self.convs.iter().fold(image, |x, conv| conv.forward(x)))
+    }
+}
+
+/// A 1×1 CBR that matches an encoder tap to the decoder width.
+fn projection(c_in: usize, c_out: usize, device: &Device) -> ConvBnAct {
+    ConvBnActConfig::new(c_in, c_out, 1)
+        .with_act(Activation::Relu)
+        .init(device)
+}
+
+/// The whole MFMA decoder; produces class scores at 1/8 resolution.
+#[derive(Module, Debug)]
+pub struct MfmaDecoder {
+    pub p3_proj: ConvBnAct,
+    pub p3_attn: Masg,
+    pub p2_proj: ConvBnAct,
+    pub p2_attn: Masg,
+    pub lf1: LowFusion,
+    pub p1_proj: ConvBnAct,
+    pub p1_attn: Malc,
+    pub lf2: LowFusion,
+    pub branch_full: ImageBranch,
+    pub mfa: Mfa,
+    pub mfa_attn: Masg,
+    pub branch_half: ImageBranch,
+    pub branch_quarter: ImageBranch,
+    pub lf3: LowFusion,
+    pub lf3_attn: Masg,
+    pub mfc: Mfc,
+    pub classifier: Conv2d,
+}
+
+#[derive(Config, Debug)]
+pub struct MfmaDecoderConfig {
+    /// Widths of the encoder taps ①, ②, ③ (shallow to deep).
+    pub tap_channels: [usize; 3],
+    pub num_classes: usize,
+    /// Width of the two deep low fusions (§1.4: 128).
+    #[config(default = 128)]
+    pub low_channels: usize,
+    /// Width at 1/8 (§1.4: 64).
+    #[config(default = 64)]
+    pub high_channels: usize,
+    #[config(default = 4)]
+    pub masg_reduction: usize,
+    #[config(default = "MasgFusion::SigmoidGate")]
+    pub masg_fusion: MasgFusion,
+}
+
+impl MfmaDecoderConfig {
+    pub fn init(&self, device: &Device) -> MfmaDecoder {
+        let (lo, hi) = (self.low_channels, self.high_channels);
+        let masg = |c| {
+            MasgConfig::new(c)
+                .with_reduction(self.masg_reduction)
+                .with_fusion(self.masg_fusion)
+                .init(device)
+        };
+        let [c1, c2, c3] = self.tap_channels;
+        MfmaDecoder {
+            p3_proj: projection(c3, lo, device),
+            p3_attn: masg(lo),
+            p2_proj: projection(c2, lo, device),
+            p2_attn: masg(lo),
+            lf1: LowFusionConfig::new(2 * lo, lo).init(device),
+            p1_proj: projection(c1, lo, device),
+            p1_attn: MalcConfig::new(lo).init(device),
+            lf2: LowFusionConfig::new(2 * lo, lo).init(device),
+            branch_full: ImageBranchConfig::new(vec![(5, 32), (3, 64), (3, hi)]).init(device),
+            mfa: MfaConfig::new(lo, hi).init(device),
+            mfa_attn: masg(hi),
+            branch_half: ImageBranchConfig::new(vec![(3, 32), (3, hi)]).init(device),
+            branch_quarter: ImageBranchConfig::new(vec![(3, hi)]).init(device),
+            lf3: LowFusionConfig::new(2 * hi, hi).init(device),
+            lf3_attn: masg(hi),
+            mfc: MfcConfig::new(2 * hi, hi).init(device),
+            classifier: conv2d_config(hi, self.num_classes, 1)
+                .with_bias(true)
+                .init(device),
+        }
+    }
+}
+
+impl MfmaDecoder {
+    /// `image` is the normalised network input; `taps` are the encoder outputs ① ② ③.
+    /// Returns class scores at 1/8 of the input resolution.
+    pub fn forward(&self, image: Tensor<4>, taps: [Tensor<4>; 3]) -> Tensor<4> {
+        let [t1, t2, t3] = taps;
+        let [h, w] = spatial(&image);
+        let p3 = self.p3_attn.forward(self.p3_proj.forward(t3));
+        let p2 = self.p2_attn.forward(self.p2_proj.forward(t2));
+        let deep = self.lf1.forward(p3, p2);
+        let p1 = self.p1_attn.forward(self.p1_proj.forward(t1));
+        let deep = self.lf2.forward(deep, p1);
+
+        let full = self.branch_full.forward(image.clone());
+        let deep = self.mfa_attn.forward(self.mfa.forward(deep, full));
+
+        let half = resize(image.clone(), [h.div_ceil(2), w.div_ceil(2)], false);
+        let quarter = resize(image, [h.div_ceil(4), w.div_ceil(4)], false);
+        let shallow = self.lf3.forward(
+            self.branch_half.forward(half),
+            self.branch_quarter.forward(quarter),
+        );
+        let shallow = self.lf3_attn.forward(shallow);
+
+        conv_forward(&self.classifier, self.mfc.forward(deep, shallow))
+    }
+}

@@ -1,0 +1,50 @@
+//! Prediction heads (the mmsegmentation "decode/aux heads" layer).
+
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::{Dropout, DropoutConfig};
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+
+use crate::models::layers::{ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config};
+
+/// A 1×1 convolution with bias from features to class scores (or to one boundary logit).
+pub fn pointwise_head(c_in: usize, c_out: usize, device: &Device) -> Conv2d {
+    conv2d_config(c_in, c_out, 1).with_bias(true).init(device)
+}
+
+/// ASFM per-scale attention (MFARANet §2.2): 3×3 CBR → Dropout(0.5) → 1×1 conv to one weight
+/// per class → sigmoid. Scales are summed as `Σ Si ⊙ Ai`, not normalised against each other.
+#[derive(Module, Debug)]
+pub struct AsfmAttention {
+    pub conv: ConvBnAct,
+    pub dropout: Dropout,
+    pub proj: Conv2d,
+}
+
+#[derive(Config, Debug)]
+pub struct AsfmAttentionConfig {
+    pub c_in: usize,
+    pub num_classes: usize,
+    #[config(default = 64)]
+    pub hidden: usize,
+    #[config(default = 0.5)]
+    pub dropout: f64,
+}
+
+impl AsfmAttentionConfig {
+    pub fn init(&self, device: &Device) -> AsfmAttention {
+        AsfmAttention {
+            conv: ConvBnActConfig::new(self.c_in, self.hidden, 3).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            proj: conv2d_config(self.hidden, self.num_classes, 1).init(device),
+        }
+    }
+}
+
+impl AsfmAttention {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.dropout.forward(self.conv.forward(x));
+        sigmoid(conv_forward(&self.proj, x))
+    }
+}

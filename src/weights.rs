@@ -1,0 +1,172 @@
+//! Weight files: burnpack (`.bpk`, rtseg's own checkpoints) and safetensors (`.safetensors`,
+//! for exchange). Both use the same tensor names: the module path with enum variants left
+//! out, e.g. `encoder.blocks.3.se.fc1.weight` (see docs/weights.md). Files are written to a
+//! temporary name and renamed, and loading checks every tensor before touching the model.
+
+use std::path::{Path, PathBuf};
+
+use burn::store::burn_pack::{Reader, Tensor as PackTensor, Writer};
+use burn::store::{ModuleSnapshot, ModuleStore, SafetensorsStore};
+
+use crate::models::segmentor::Segmentor;
+
+/// Metadata key holding the registered model name.
+pub const META_MODEL: &str = "rtseg.model";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("{path}: unsupported weight format (use a .bpk or .safetensors file)")]
+    UnknownFormat { path: PathBuf },
+    #[error("{path}: cannot read weights: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{path}: cannot write weights: {reason}")]
+    Write { path: PathBuf, reason: String },
+    #[error("{path} does not fit model {model}: {detail}")]
+    Mismatch {
+        path: PathBuf,
+        model: String,
+        detail: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightFormat {
+    Burnpack,
+    Safetensors,
+}
+
+impl WeightFormat {
+    pub fn of(path: &Path) -> Result<Self, WeightsError> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("bpk") => Ok(WeightFormat::Burnpack),
+            Some("safetensors") => Ok(WeightFormat::Safetensors),
+            _ => Err(WeightsError::UnknownFormat {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+}
+
+/// The model's tensors under their stable names, in module order.
+pub fn tensors(model: &Segmentor) -> Vec<PackTensor> {
+    model.collect(None, None, true)
+}
+
+/// Saves `model` to `path` (format from the extension), atomically.
+pub fn save(model: &Segmentor, model_name: &str, path: &Path) -> Result<(), WeightsError> {
+    let write_err = |reason: String| WeightsError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match WeightFormat::of(path)? {
+        WeightFormat::Burnpack => Writer::new(tensors(model))
+            .with_metadata(META_MODEL, model_name)
+            .auto_extension(false)
+            .write_to_file(path)
+            .map_err(|e| write_err(e.to_string())),
+        WeightFormat::Safetensors => {
+            let tmp = temp_sibling(path);
+            let mut store = SafetensorsStore::from_file(tmp.clone())
+                .skip_enum_variants(true)
+                .metadata(META_MODEL, model_name);
+            let result = store
+                .collect_from(model)
+                .map_err(|e| e.to_string())
+                .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result.map_err(write_err)
+        }
+    }
+}
+
+fn temp_sibling(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Reads the tensors of a weight file.
+pub fn read(path: &Path) -> Result<Vec<PackTensor>, WeightsError> {
+    let read_err = |reason: String| WeightsError::Read {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(read_err("no such file".into()));
+    }
+    match WeightFormat::of(path)? {
+        WeightFormat::Burnpack => Reader::from_file(path)
+            .and_then(Reader::into_tensors)
+            .map_err(|e| read_err(e.to_string())),
+        WeightFormat::Safetensors => {
+            let mut store = SafetensorsStore::from_file(path).skip_enum_variants(true);
+            store
+                .get_all_tensors()
+                .map(|all| all.values().cloned().collect())
+                .map_err(|e| read_err(e.to_string()))
+        }
+    }
+}
+
+/// Compares file tensors with the model's, in module order, and describes the first
+/// difference: a missing tensor, a shape or dtype mismatch, or a tensor the model lacks.
+pub fn first_mismatch(expected: &[PackTensor], found: &[PackTensor]) -> Option<String> {
+    let by_name: std::collections::HashMap<&str, &PackTensor> =
+        found.iter().map(|t| (t.name.as_str(), t)).collect();
+    for want in expected {
+        match by_name.get(want.name.as_str()) {
+            None => {
+                return Some(format!(
+                    "tensor {:?} (shape {:?}) is missing from the file",
+                    want.name,
+                    want.shape.as_slice()
+                ));
+            }
+            Some(got) if got.shape != want.shape => {
+                return Some(format!(
+                    "tensor {:?} has shape {:?} in the file but the model expects {:?}",
+                    want.name,
+                    got.shape.as_slice(),
+                    want.shape.as_slice()
+                ));
+            }
+            Some(got) if got.dtype != want.dtype => {
+                return Some(format!(
+                    "tensor {:?} is {:?} in the file but the model expects {:?}",
+                    want.name, got.dtype, want.dtype
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let known: std::collections::HashSet<&str> = expected.iter().map(|t| t.name.as_str()).collect();
+    found
+        .iter()
+        .find(|t| !known.contains(t.name.as_str()))
+        .map(|t| format!("the file has tensor {:?}, which the model does not", t.name))
+}
+
+/// Loads weights into `model`, refusing (and naming the first offending tensor) when the
+/// file was made for another model or class count.
+pub fn load(
+    mut model: Segmentor,
+    model_name: &str,
+    path: &Path,
+) -> Result<Segmentor, WeightsError> {
+    let found = read(path)?;
+    let mismatch = |detail: String| WeightsError::Mismatch {
+        path: path.to_path_buf(),
+        model: model_name.to_string(),
+        detail,
+    };
+    if let Some(detail) = first_mismatch(&tensors(&model), &found) {
+        return Err(mismatch(detail));
+    }
+    let result = model.apply(found, None, None, true);
+    match result.errors.first() {
+        Some(error) => Err(mismatch(error.to_string())),
+        None => Ok(model),
+    }
+}

@@ -1,0 +1,192 @@
+//! Model zoo: parameter counts against the architecture brief's [EST] figures, MAC counts,
+//! arbitrary input sizes, scale pruning and configuration errors.
+
+use burn::prelude::*;
+use rtseg::models::backbones::darts::{DartsNetworkConfig, Genotype, OpKind};
+use rtseg::models::backbones::mobilenet_v3::MobileNetV3Config;
+use rtseg::models::backbones::resnet::ResNetDeepStemConfig;
+use rtseg::models::decoders::mfma::MasgFusion;
+use rtseg::models::profile::{count_macs, trainable_params};
+use rtseg::models::segmentor::{MfaraNetConfig, Segmentor, SegmentorConfig};
+use rtseg::models::{lookup, registry};
+
+/// The brief counted MFARANet with Cityscapes' 19 classes; the MsNet totals differ by less
+/// than 0.02 % between 11 and 19 classes.
+const BRIEF_CLASSES: usize = 19;
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn model(name: &str, classes: usize) -> Segmentor {
+    lookup(name, classes)
+        .unwrap()
+        .config
+        .init(&device())
+        .valid()
+}
+
+fn assert_within_1pct(name: &str, got: usize, expected: f64) {
+    let rel = (got as f64 - expected).abs() / expected;
+    assert!(
+        rel <= 0.01,
+        "{name}: {got} parameters, brief says {expected} ({:.2} % off)",
+        rel * 100.0
+    );
+}
+
+#[test]
+fn encoder_parameter_counts_match_reference_implementations() {
+    // Exact counts of torchvision's mobilenet_v3_large().features and of ResNet-18 with the
+    // 128-channel deep stem (both quoted in the brief).
+    assert_eq!(
+        trainable_params(&MobileNetV3Config::new().init(&device())),
+        2_971_952
+    );
+    let resnet = trainable_params(&ResNetDeepStemConfig::new().init(&device()));
+    assert_within_1pct("resnet18 deep stem", resnet, 11.32e6);
+    let darts = trainable_params(&DartsNetworkConfig::new().init(&device()));
+    assert_within_1pct("darts-v2 encoder C=16", darts, 0.39e6);
+}
+
+#[test]
+fn model_parameter_counts_match_the_brief() {
+    for (name, expected) in [
+        ("msnet-m", 3.99e6),
+        ("msnet-anas", 1.38e6),
+        ("mfaranet", 13.0e6),
+    ] {
+        let count = trainable_params(&model(name, BRIEF_CLASSES));
+        assert_within_1pct(name, count, expected);
+    }
+}
+
+#[test]
+fn mac_counts_at_720x960_match_the_brief() {
+    // Brief §7: MsNet-M 10.7, MsNet-ANAS (C=16) 5.2, MFARANet 72.0 GMACs at 720×960.
+    for (name, expected) in [("msnet-m", 10.7), ("msnet-anas", 5.2), ("mfaranet", 72.0)] {
+        let net = model(name, BRIEF_CLASSES);
+        let x = Tensor::<4>::zeros([1, 3, 720, 960], &device());
+        let (_, macs) = count_macs(|| net.forward(x).into_data());
+        let gmacs = macs as f64 / 1e9;
+        let rel = (gmacs - expected).abs() / expected;
+        assert!(
+            rel <= 0.05,
+            "{name}: {gmacs:.2} GMACs, brief says {expected}"
+        );
+    }
+}
+
+#[test]
+fn every_model_returns_logits_at_the_input_size() {
+    for spec in registry(11) {
+        let net = spec.config.init(&device()).valid();
+        for [h, w] in [[64, 64], [65, 97], [350, 470]] {
+            let out = net.forward(Tensor::<4>::zeros([1, 3, h, w], &device()));
+            assert_eq!(out.dims(), [1, 11, h, w], "{} at {h}x{w}", spec.name);
+        }
+    }
+}
+
+#[test]
+fn msnet_handles_720x960_and_a_batch() {
+    let net = model("msnet-m", 11);
+    let out = net.forward(Tensor::<4>::zeros([2, 3, 720, 960], &device()));
+    assert_eq!(out.dims(), [2, 11, 720, 960]);
+}
+
+fn mfaranet_with_scales(scales: Vec<usize>) -> SegmentorConfig {
+    SegmentorConfig::MfaraNet(MfaraNetConfig {
+        num_classes: 5,
+        scales,
+        channels: 128,
+    })
+}
+
+#[test]
+fn mfaranet_pruned_to_scale_2_is_the_scale_2_score_of_the_full_model() {
+    device().seed(7);
+    let full = mfaranet_with_scales(vec![1, 2, 3, 4])
+        .init(&device())
+        .valid();
+    let weights = rtseg::weights::tensors(&full);
+    let mut pruned = mfaranet_with_scales(vec![2]).init(&device());
+    use burn::store::ModuleSnapshot;
+    assert!(pruned.apply(weights, None, None, true).is_success());
+    let pruned = pruned.valid();
+
+    let x = Tensor::<4>::random(
+        [1, 3, 96, 128],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device(),
+    );
+    let Segmentor::MfaraNet(full_net) = &full else {
+        unreachable!()
+    };
+    let train = full_net.forward_train(x.clone());
+    assert_eq!(train.scale_scores.len(), 4);
+    assert_eq!(train.boundaries.len(), 4);
+    for (score, boundary) in train.scale_scores.iter().zip(&train.boundaries) {
+        assert_eq!(score.dims(), [1, 5, 24, 32]);
+        assert_eq!(boundary.dims(), [1, 1, 24, 32]);
+    }
+    let expected = rtseg::models::layers::resize(train.scale_scores[1].clone(), [96, 128], true);
+    let got = pruned.forward(x.clone());
+    got.clone().into_data().assert_approx_eq::<f32>(
+        &expected.into_data(),
+        burn::tensor::Tolerance::absolute(1e-4),
+    );
+    // The full model fuses four scales, so it must differ from scale 2 alone.
+    let full_out = full.forward(x);
+    let diff = (full_out - got).abs().max().into_scalar::<f32>();
+    assert!(diff > 1e-3, "full and pruned outputs are identical");
+}
+
+#[test]
+fn masg_fusion_switch_changes_the_network() {
+    let mut config = lookup("msnet-m", 11).unwrap().config;
+    let SegmentorConfig::MsNet(msnet) = &mut config else {
+        unreachable!()
+    };
+    msnet.masg_fusion = MasgFusion::Add;
+    device().seed(3);
+    let add = config.init(&device()).valid();
+    device().seed(3);
+    let gate = lookup("msnet-m", 11)
+        .unwrap()
+        .config
+        .init(&device())
+        .valid();
+    let x = Tensor::<4>::ones([1, 3, 64, 64], &device());
+    let diff = (add.forward(x.clone()) - gate.forward(x))
+        .abs()
+        .max()
+        .into_scalar::<f32>();
+    assert!(diff > 0.0);
+}
+
+#[test]
+fn bad_configurations_are_errors_naming_the_problem() {
+    let mut genotype = Genotype::darts_v2();
+    genotype.normal[7] = (OpKind::SepConv3x3, 9);
+    let err = genotype.validate().unwrap_err();
+    assert!(err.contains("reads state 9"), "{err}");
+
+    let err = mfaranet_with_scales(vec![2, 5]).validate().unwrap_err();
+    assert!(err.contains("scales"), "{err}");
+
+    let err = lookup("msnet-x", 11).unwrap_err();
+    assert!(err.contains("msnet-m") && err.contains("mfaranet"), "{err}");
+
+    let yaml = "arch: mfa_ra_net\nnum_classes: 3\n";
+    assert!(serde_yaml::from_str::<SegmentorConfig>(yaml).is_err());
+}
+
+#[test]
+fn model_configs_round_trip_through_yaml() {
+    for spec in registry(19) {
+        let yaml = serde_yaml::to_string(&spec.config).unwrap();
+        let back: SegmentorConfig = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(back, spec.config, "{}", spec.name);
+    }
+}

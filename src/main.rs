@@ -231,11 +231,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models { dataset, size } => {
             let device = Device::default();
             println!(
-                "{:<16} {:>12} {:>10}  {}",
+                "{:<16} {:>12} {:>10}  description",
                 "model",
                 "params",
                 format!("GMACs@{}x{}", size.0, size.1),
-                "description"
             );
             for spec in registry(dataset.num_classes()) {
                 let model = spec.config.init(&device).valid();

@@ -17,6 +17,9 @@ use crate::models::heads::{AsfmAttention, AsfmAttentionConfig, pointwise_head};
 use crate::models::layers::{conv_forward, resize, spatial};
 
 /// The encoder of an MsNet.
+// A model is built once per process, so the variant size does not matter, and burn's
+// Module derive needs the variants unboxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum MsNetEncoder {
     MobileNetV3(MobileNetV3),
@@ -244,6 +247,9 @@ impl MfaraNet {
 }
 
 /// Any network of the zoo.
+// A model is built once per process, so the variant size does not matter, and burn's
+// Module derive needs the variants unboxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Segmentor {
     MsNet(MsNet),

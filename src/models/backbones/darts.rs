@@ -236,6 +236,9 @@ impl CellOp {
 
 /// Preprocessing of a cell input: `FactorizedReduce` when the previous cell reduced,
 /// otherwise ReLU-Conv1×1-BN.
+// A model is built once per process, so the variant size does not matter, and burn's
+// Module derive needs the variants unboxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum CellInput {
     Reduce(FactorizedReduce),
@@ -341,7 +344,7 @@ impl DartsNetworkConfig {
                 self.layout
             ));
         }
-        if self.channels < 2 || self.channels % 2 != 0 {
+        if self.channels < 2 || !self.channels.is_multiple_of(2) {
             return Err(format!("channels {} must be even and >= 2", self.channels));
         }
         Ok(())

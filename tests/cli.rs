@@ -1,0 +1,213 @@
+//! The `rtseg` binary as a user runs it: models, weights init, infer (good and bad inputs),
+//! bench --json.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rtseg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rtseg"))
+        .args(args)
+        .env("RTSEG_WEIGHTS_DIR", "/nonexistent-rtseg-weights")
+        .output()
+        .expect("rtseg runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// CamVid from `$RTSEG_CAMVID` or `../shared/data/camvid`; `None` (with a message) if absent.
+fn camvid() -> Option<PathBuf> {
+    let dir = std::env::var_os("RTSEG_CAMVID")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/camvid"));
+    if dir.join("val").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: CamVid not found at {} (set RTSEG_CAMVID)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn init_weights(dir: &Path) -> PathBuf {
+    let path = dir.join("msnet-m.bpk");
+    let out = rtseg(&[
+        "weights",
+        "init",
+        "--model",
+        "msnet-m",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    path
+}
+
+#[test]
+fn models_lists_every_registered_model_with_counts() {
+    let out = rtseg(&["models", "--size", "64x64"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = text(&out);
+    for line in [
+        "msnet-m                3.992M",
+        "msnet-anas             1.381M",
+        "mfaranet              12.991M",
+    ] {
+        assert!(listing.contains(line), "{line:?} not in\n{listing}");
+    }
+}
+
+#[test]
+fn infer_writes_masks_and_overlays_and_survives_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = init_weights(dir.path());
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir(&inputs).unwrap();
+    let image = image::RgbImage::from_fn(97, 71, |x, y| image::Rgb([x as u8, y as u8, 128]));
+    image.save(inputs.join("a.png")).unwrap();
+    image.save(inputs.join("b.jpg")).unwrap();
+    std::fs::write(inputs.join("broken.png"), b"\x89PNG\r\n\x1a\n not really").unwrap();
+    image::RgbImage::new(32, 32)
+        .save(inputs.join("tiny.png"))
+        .unwrap();
+    let out_dir = dir.path().join("out");
+
+    let out = rtseg(&[
+        "infer",
+        "--model",
+        "msnet-m",
+        "--weights",
+        weights.to_str().unwrap(),
+        inputs.to_str().unwrap(),
+        dir.path().join("missing.png").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let log = text(&out);
+    assert!(
+        !out.status.success(),
+        "bad inputs must give a non-zero exit:\n{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(
+        log.contains("broken.png") && log.contains("not a readable PNG/JPEG"),
+        "{log}"
+    );
+    assert!(
+        log.contains("tiny.png") && log.contains("at least 64"),
+        "{log}"
+    );
+    assert!(log.contains("missing.png: no such file"), "{log}");
+    assert!(log.contains("2 segmented, 3 failed"), "{log}");
+    for stem in ["a", "b"] {
+        let mask = image::open(out_dir.join(format!("{stem}_mask.png"))).unwrap();
+        assert_eq!((mask.width(), mask.height()), (97, 71));
+        assert!(mask.to_luma8().pixels().all(|p| p[0] < 11));
+        let color = image::open(out_dir.join(format!("{stem}_color.png"))).unwrap();
+        assert_eq!(color.color(), image::ColorType::Rgb8);
+    }
+    assert!(!out_dir.join("broken_mask.png").exists());
+}
+
+#[test]
+fn infer_on_camvid_matches_the_library_pipeline() {
+    let Some(camvid) = camvid() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let weights = init_weights(dir.path());
+    let mut frames: Vec<PathBuf> = std::fs::read_dir(camvid.join("val"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    frames.sort();
+    let frame = frames[0].clone();
+    let stem = frame.file_stem().unwrap().to_string_lossy().into_owned();
+    let out = rtseg(&[
+        "infer",
+        "--model",
+        "msnet-m",
+        "--weights",
+        weights.to_str().unwrap(),
+        frame.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mask = image::open(dir.path().join(format!("{stem}_mask.png")))
+        .unwrap()
+        .to_luma8();
+    assert_eq!(mask.dimensions(), (480, 360));
+
+    // The same frame through the library API gives the same bytes.
+    use burn::prelude::*;
+    let device = Device::flex();
+    let config = rtseg::models::lookup("msnet-m", 11).unwrap().config;
+    let model = rtseg::weights::load(config.init(&device), "msnet-m", &weights).unwrap();
+    let backend = rtseg::backend::BurnBackend::new(model, 11, device);
+    let image = rtseg::infer::load_rgb(&frame).unwrap();
+    let expected = rtseg::infer::segment_image(&backend, &image, None).unwrap();
+    assert_eq!(mask.as_raw(), expected.as_raw());
+}
+
+#[test]
+fn infer_without_weights_explains_what_to_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("x.png");
+    image::RgbImage::new(64, 64).save(&image).unwrap();
+    let out = rtseg(&[
+        "infer",
+        image.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let log = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        log.contains("no shipped weights for msnet-m") && log.contains("--weights"),
+        "{log}"
+    );
+}
+
+#[test]
+fn bench_reports_percentiles_as_json() {
+    let out = rtseg(&[
+        "bench",
+        "--model",
+        "msnet-anas",
+        "--random-init",
+        "--size",
+        "64x96",
+        "--iters",
+        "3",
+        "--warmup",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["iters"], 3);
+    assert_eq!(report["height"], 64);
+    let p50 = report["p50_ms"].as_f64().unwrap();
+    let p99 = report["p99_ms"].as_f64().unwrap();
+    assert!(p50 > 0.0 && p99 >= p50, "{report}");
+    assert!(report["peak_rss_mib"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn unknown_backend_and_bad_size_are_clear_errors() {
+    let out = rtseg(&["bench", "--random-init", "--backend", "tensorrt"]);
+    assert!(
+        text(&out).contains("unknown backend \"tensorrt\"; available: burn"),
+        "{}",
+        text(&out)
+    );
+    let out = rtseg(&["bench", "--random-init", "--size", "10x10"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("between 64 and 8192"), "{}", text(&out));
+}

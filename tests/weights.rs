@@ -1,0 +1,130 @@
+//! Weight files: bit-exact round trips in both formats, stable names, and refusals that
+//! name the first mismatched tensor.
+
+use burn::prelude::*;
+use rtseg::models::lookup;
+use rtseg::models::segmentor::Segmentor;
+use rtseg::weights;
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn fresh(name: &str, classes: usize, seed: u64) -> Segmentor {
+    device().seed(seed);
+    lookup(name, classes).unwrap().config.init(&device())
+}
+
+fn all_bytes(model: &Segmentor) -> Vec<(String, Vec<u8>)> {
+    weights::tensors(model)
+        .into_iter()
+        .map(|t| (t.name.clone(), t.to_bytes().unwrap().to_vec()))
+        .collect()
+}
+
+#[test]
+fn burnpack_and_safetensors_round_trips_are_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = fresh("msnet-anas", 11, 1);
+    let x = Tensor::<4>::random(
+        [1, 3, 64, 96],
+        burn::tensor::Distribution::Default,
+        &device(),
+    );
+    let reference = original.valid().forward(x.clone()).into_data();
+    for file in ["w.bpk", "w.safetensors"] {
+        let path = dir.path().join(file);
+        weights::save(&original, "msnet-anas", &path).unwrap();
+        let loaded = weights::load(fresh("msnet-anas", 11, 2), "msnet-anas", &path).unwrap();
+        assert_eq!(all_bytes(&loaded), all_bytes(&original), "{file}");
+        assert_eq!(
+            loaded.valid().forward(x.clone()).into_data(),
+            reference,
+            "{file}"
+        );
+        // No temporary file is left beside the result.
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
+#[test]
+fn tensor_names_are_stable_module_paths_without_enum_variants() {
+    let names: Vec<String> = weights::tensors(&fresh("msnet-m", 11, 0))
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    for expected in [
+        "encoder.stem.conv.weight",
+        "encoder.blocks.3.se.fc1.bias",
+        "encoder.blocks.0.depthwise.bn.running_var",
+        "decoder.p3_attn.norm.gamma",
+        "decoder.classifier.weight",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} not in {names:?}"
+        );
+    }
+    let mfaranet: Vec<String> = weights::tensors(&fresh("mfaranet", 19, 0))
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert!(mfaranet.iter().any(|n| n == "ram.aligns.2.flow.weight"));
+    assert!(mfaranet.iter().any(|n| n == "boundary_heads.3.bias"));
+}
+
+#[test]
+fn wrong_class_count_names_the_first_mismatched_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("camvid.safetensors");
+    weights::save(&fresh("msnet-m", 11, 0), "msnet-m", &path).unwrap();
+    let err = weights::load(fresh("msnet-m", 19, 0), "msnet-m", &path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("decoder.classifier.weight")
+            && err.contains("[11, 64, 1, 1]")
+            && err.contains("[19, 64, 1, 1]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_model_names_the_first_missing_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("anas.bpk");
+    weights::save(&fresh("msnet-anas", 11, 0), "msnet-anas", &path).unwrap();
+    let err = weights::load(fresh("msnet-m", 11, 0), "msnet-m", &path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not fit model msnet-m"), "{err}");
+    assert!(err.contains("encoder.stem.conv.weight"), "{err}");
+}
+
+#[test]
+fn unreadable_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.bpk");
+    let err = weights::read(&missing).unwrap_err().to_string();
+    assert!(
+        err.contains("missing.bpk") && err.contains("no such file"),
+        "{err}"
+    );
+
+    for name in ["garbage.bpk", "garbage.safetensors"] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, b"definitely not a weight file").unwrap();
+        let err = weights::read(&path).unwrap_err().to_string();
+        assert!(err.contains(name) && err.contains("cannot read"), "{err}");
+    }
+
+    let path = dir.path().join("weights.pt");
+    std::fs::write(&path, b"x").unwrap();
+    let err = weights::read(&path).unwrap_err().to_string();
+    assert!(err.contains("unsupported weight format"), "{err}");
+}

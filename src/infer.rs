@@ -16,6 +16,9 @@ pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// The smallest side the networks accept (their deepest features are at 1/64).
 pub const MIN_SIDE: u32 = 64;
 
+/// The largest side rtseg runs a network at; bigger images need `--size`.
+pub const MAX_SIDE: u32 = 8192;
+
 /// Image file extensions `rtseg infer` picks up from folders.
 const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
@@ -62,9 +65,10 @@ pub fn segment_image(
         _ => image.clone(),
     };
     let (nw, nh) = net_input.dimensions();
-    if nw < MIN_SIDE || nh < MIN_SIDE {
+    if nw < MIN_SIDE || nh < MIN_SIDE || nw > MAX_SIDE || nh > MAX_SIDE {
         anyhow::bail!(
-            "image is {nw}×{nh}; the networks need at least {MIN_SIDE}×{MIN_SIDE} (use --size)"
+            "image is {nw}×{nh}; the networks run at {MIN_SIDE} to {MAX_SIDE} pixels a side \
+             (use --size)"
         );
     }
     let ids = backend.segment(normalize(&net_input))?;

@@ -135,8 +135,13 @@ fn parse_size(s: &str) -> Result<(usize, usize), String> {
             .map_err(|_| format!("size {s:?}: {v:?} is not a number"))
     };
     let (h, w) = (parse(h)?, parse(w)?);
-    if h < infer::MIN_SIDE as usize || w < infer::MIN_SIDE as usize || h > 8192 || w > 8192 {
-        return Err(format!("size {s:?}: each side must be between 64 and 8192"));
+    let side = infer::MIN_SIDE as usize..=infer::MAX_SIDE as usize;
+    if !side.contains(&h) || !side.contains(&w) {
+        return Err(format!(
+            "size {s:?}: each side must be between {} and {}",
+            infer::MIN_SIDE,
+            infer::MAX_SIDE
+        ));
     }
     Ok((h, w))
 }

@@ -100,7 +100,7 @@ fn infer_writes_masks_and_overlays_and_survives_bad_files() {
         "{log}"
     );
     assert!(
-        log.contains("tiny.png") && log.contains("at least 64"),
+        log.contains("tiny.png") && log.contains("64 to 8192"),
         "{log}"
     );
     assert!(log.contains("missing.png: no such file"), "{log}");

@@ -11,8 +11,7 @@ use burn::tensor::activation::{relu, sigmoid, softmax};
 use serde::{Deserialize, Serialize};
 
 use crate::models::layers::{
-    Activation, ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config, global_avg_pool, resize,
-    spatial,
+    ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config, global_avg_pool, resize, spatial,
 };
 use crate::models::profile;
 
@@ -111,27 +110,28 @@ impl Masg {
     }
 }
 
-/// Low fusion LF(a, b) (§1.3 [CHOICE]): resize `a` to `b`'s size, concatenate, 3×3 CBR.
+/// Concatenation fusion, used for the low fusions LF-1..3 and for MFC, the high fusion by
+/// concatenation (§1.3 [CHOICE]): resize `a` to `b`'s size, concatenate, 3×3 CBR.
 #[derive(Module, Debug)]
-pub struct LowFusion {
+pub struct ConcatFusion {
     pub conv: ConvBnAct,
 }
 
 #[derive(Config, Debug)]
-pub struct LowFusionConfig {
+pub struct ConcatFusionConfig {
     pub c_in: usize,
     pub c_out: usize,
 }
 
-impl LowFusionConfig {
-    pub fn init(&self, device: &Device) -> LowFusion {
-        LowFusion {
+impl ConcatFusionConfig {
+    pub fn init(&self, device: &Device) -> ConcatFusion {
+        ConcatFusion {
             conv: ConvBnActConfig::new(self.c_in, self.c_out, 3).init(device),
         }
     }
 }
 
-impl LowFusion {
+impl ConcatFusion {
     pub fn forward(&self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
         let a = resize(a, spatial(&b), false);
         self.conv.forward(Tensor::cat(vec![a, b], 1))
@@ -162,33 +162,6 @@ impl MfaConfig {
 impl Mfa {
     pub fn forward(&self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
         self.proj.forward(resize(a, spatial(&b), false)) + b
-    }
-}
-
-/// MFC, high fusion by concatenation (§1.3): concat(a, b resized to `a`) → 3×3 CBR.
-#[derive(Module, Debug)]
-pub struct Mfc {
-    pub conv: ConvBnAct,
-}
-
-#[derive(Config, Debug)]
-pub struct MfcConfig {
-    pub c_in: usize,
-    pub c_out: usize,
-}
-
-impl MfcConfig {
-    pub fn init(&self, device: &Device) -> Mfc {
-        Mfc {
-            conv: ConvBnActConfig::new(self.c_in, self.c_out, 3).init(device),
-        }
-    }
-}
-
-impl Mfc {
-    pub fn forward(&self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
-        let b = resize(b, spatial(&a), false);
-        self.conv.forward(Tensor::cat(vec![a, b], 1))
     }
 }
 
@@ -236,9 +209,7 @@ impl ImageBranch {
 
 /// A 1×1 CBR that matches an encoder tap to the decoder width.
 fn projection(c_in: usize, c_out: usize, device: &Device) -> ConvBnAct {
-    ConvBnActConfig::new(c_in, c_out, 1)
-        .with_act(Activation::Relu)
-        .init(device)
+    ConvBnActConfig::new(c_in, c_out, 1).init(device)
 }
 
 /// The whole MFMA decoder; produces class scores at 1/8 resolution.
@@ -248,18 +219,18 @@ pub struct MfmaDecoder {
     pub p3_attn: Masg,
     pub p2_proj: ConvBnAct,
     pub p2_attn: Masg,
-    pub lf1: LowFusion,
+    pub lf1: ConcatFusion,
     pub p1_proj: ConvBnAct,
     pub p1_attn: Malc,
-    pub lf2: LowFusion,
+    pub lf2: ConcatFusion,
     pub branch_full: ImageBranch,
     pub mfa: Mfa,
     pub mfa_attn: Masg,
     pub branch_half: ImageBranch,
     pub branch_quarter: ImageBranch,
-    pub lf3: LowFusion,
+    pub lf3: ConcatFusion,
     pub lf3_attn: Masg,
-    pub mfc: Mfc,
+    pub mfc: ConcatFusion,
     pub classifier: Conv2d,
 }
 
@@ -295,18 +266,18 @@ impl MfmaDecoderConfig {
             p3_attn: masg(lo),
             p2_proj: projection(c2, lo, device),
             p2_attn: masg(lo),
-            lf1: LowFusionConfig::new(2 * lo, lo).init(device),
+            lf1: ConcatFusionConfig::new(2 * lo, lo).init(device),
             p1_proj: projection(c1, lo, device),
             p1_attn: MalcConfig::new(lo).init(device),
-            lf2: LowFusionConfig::new(2 * lo, lo).init(device),
+            lf2: ConcatFusionConfig::new(2 * lo, lo).init(device),
             branch_full: ImageBranchConfig::new(vec![(5, 32), (3, 64), (3, hi)]).init(device),
             mfa: MfaConfig::new(lo, hi).init(device),
             mfa_attn: masg(hi),
             branch_half: ImageBranchConfig::new(vec![(3, 32), (3, hi)]).init(device),
             branch_quarter: ImageBranchConfig::new(vec![(3, hi)]).init(device),
-            lf3: LowFusionConfig::new(2 * hi, hi).init(device),
+            lf3: ConcatFusionConfig::new(2 * hi, hi).init(device),
             lf3_attn: masg(hi),
-            mfc: MfcConfig::new(2 * hi, hi).init(device),
+            mfc: ConcatFusionConfig::new(2 * hi, hi).init(device),
             classifier: conv2d_config(hi, self.num_classes, 1)
                 .with_bias(true)
                 .init(device),
@@ -337,6 +308,6 @@ impl MfmaDecoder {
         );
         let shallow = self.lf3_attn.forward(shallow);
 
-        conv_forward(&self.classifier, self.mfc.forward(deep, shallow))
+        conv_forward(&self.classifier, self.mfc.forward(shallow, deep))
     }
 }

@@ -19,6 +19,12 @@ pub const MIN_SIDE: u32 = 64;
 /// The largest side rtseg runs a network at; bigger images need `--size`.
 pub const MAX_SIDE: u32 = 8192;
 
+/// Whether a network input side is within [`MIN_SIDE`]..=[`MAX_SIDE`]; `--size` and
+/// `segment_image` both check sizes with it.
+pub fn side_in_range(side: u32) -> bool {
+    (MIN_SIDE..=MAX_SIDE).contains(&side)
+}
+
 /// Image file extensions `rtseg infer` picks up from folders.
 const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
@@ -58,20 +64,25 @@ pub fn segment_image(
     size: Option<(u32, u32)>,
 ) -> anyhow::Result<GrayImage> {
     let (w, h) = image.dimensions();
-    let net_input = match size {
-        Some((nh, nw)) if (nh, nw) != (h, w) => {
-            image::imageops::resize(image, nw, nh, image::imageops::FilterType::Triangle)
-        }
-        _ => image.clone(),
+    // Only a resize makes a new image; otherwise the caller's frame is used as it is.
+    let resized = match size {
+        Some((nh, nw)) if (nh, nw) != (h, w) => Some(image::imageops::resize(
+            image,
+            nw,
+            nh,
+            image::imageops::FilterType::Triangle,
+        )),
+        _ => None,
     };
+    let net_input = resized.as_ref().unwrap_or(image);
     let (nw, nh) = net_input.dimensions();
-    if nw < MIN_SIDE || nh < MIN_SIDE || nw > MAX_SIDE || nh > MAX_SIDE {
+    if !side_in_range(nw) || !side_in_range(nh) {
         anyhow::bail!(
             "image is {nw}×{nh}; the networks run at {MIN_SIDE} to {MAX_SIDE} pixels a side \
              (use --size)"
         );
     }
-    let ids = backend.segment(normalize(&net_input))?;
+    let ids = backend.segment(normalize(net_input))?;
     let mask = GrayImage::from_raw(nw, nh, ids)
         .ok_or_else(|| anyhow::anyhow!("backend returned a mask of the wrong size"))?;
     Ok(if (nw, nh) == (w, h) {

@@ -135,8 +135,8 @@ fn parse_size(s: &str) -> Result<(usize, usize), String> {
             .map_err(|_| format!("size {s:?}: {v:?} is not a number"))
     };
     let (h, w) = (parse(h)?, parse(w)?);
-    let side = infer::MIN_SIDE as usize..=infer::MAX_SIDE as usize;
-    if !side.contains(&h) || !side.contains(&w) {
+    let in_range = |v: usize| u32::try_from(v).is_ok_and(infer::side_in_range);
+    if !in_range(h) || !in_range(w) {
         return Err(format!(
             "size {s:?}: each side must be between {} and {}",
             infer::MIN_SIDE,

@@ -36,6 +36,20 @@ fn camvid() -> Option<PathBuf> {
     }
 }
 
+/// `rtseg infer --model msnet-m --weights W INPUT... --out OUT`.
+fn infer(weights: &Path, inputs: &[&Path], out: &Path) -> Output {
+    let mut args = vec![
+        "infer",
+        "--model",
+        "msnet-m",
+        "--weights",
+        weights.to_str().unwrap(),
+    ];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--out", out.to_str().unwrap()]);
+    rtseg(&args)
+}
+
 fn init_weights(dir: &Path) -> PathBuf {
     let path = dir.join("msnet-m.bpk");
     let out = rtseg(&[
@@ -78,17 +92,8 @@ fn infer_writes_masks_and_overlays_and_survives_bad_files() {
         .unwrap();
     let out_dir = dir.path().join("out");
 
-    let out = rtseg(&[
-        "infer",
-        "--model",
-        "msnet-m",
-        "--weights",
-        weights.to_str().unwrap(),
-        inputs.to_str().unwrap(),
-        dir.path().join("missing.png").to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let missing = dir.path().join("missing.png");
+    let out = infer(&weights, &[&inputs, &missing], &out_dir);
     let log = text(&out);
     assert!(
         !out.status.success(),
@@ -127,16 +132,7 @@ fn infer_on_camvid_matches_the_library_pipeline() {
     frames.sort();
     let frame = frames[0].clone();
     let stem = frame.file_stem().unwrap().to_string_lossy().into_owned();
-    let out = rtseg(&[
-        "infer",
-        "--model",
-        "msnet-m",
-        "--weights",
-        weights.to_str().unwrap(),
-        frame.to_str().unwrap(),
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
+    let out = infer(&weights, &[&frame], dir.path());
     assert!(out.status.success(), "{}", text(&out));
     let mask = image::open(dir.path().join(format!("{stem}_mask.png")))
         .unwrap()

@@ -78,14 +78,19 @@ fn tensor_names_are_stable_module_paths_without_enum_variants() {
     assert!(mfaranet.iter().any(|n| n == "boundary_heads.3.bias"));
 }
 
+/// Saves `saved` as `file`, loads it into `target`, and returns the refusal.
+fn load_error(saved: (&str, usize), file: &str, target: (&str, usize)) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file);
+    weights::save(&fresh(saved.0, saved.1, 0), saved.0, &path).unwrap();
+    weights::load(fresh(target.0, target.1, 0), target.0, &path)
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn wrong_class_count_names_the_first_mismatched_tensor() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("camvid.safetensors");
-    weights::save(&fresh("msnet-m", 11, 0), "msnet-m", &path).unwrap();
-    let err = weights::load(fresh("msnet-m", 19, 0), "msnet-m", &path)
-        .unwrap_err()
-        .to_string();
+    let err = load_error(("msnet-m", 11), "camvid.safetensors", ("msnet-m", 19));
     assert!(
         err.contains("decoder.classifier.weight")
             && err.contains("[11, 64, 1, 1]")
@@ -96,12 +101,7 @@ fn wrong_class_count_names_the_first_mismatched_tensor() {
 
 #[test]
 fn wrong_model_names_the_first_missing_tensor() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("anas.bpk");
-    weights::save(&fresh("msnet-anas", 11, 0), "msnet-anas", &path).unwrap();
-    let err = weights::load(fresh("msnet-m", 11, 0), "msnet-m", &path)
-        .unwrap_err()
-        .to_string();
+    let err = load_error(("msnet-anas", 11), "anas.bpk", ("msnet-m", 11));
     assert!(err.contains("does not fit model msnet-m"), "{err}");
     assert!(err.contains("encoder.stem.conv.weight"), "{err}");
 }

@@ -308,6 +308,7 @@ impl MfmaDecoder {
         );
         let shallow = self.lf3_attn.forward(shallow);
 
+        // MFC at the size of the deep path; channel order [shallow, deep] is a convention.
         conv_forward(&self.classifier, self.mfc.forward(shallow, deep))
     }
 }

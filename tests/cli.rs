@@ -2,39 +2,10 @@
 //! bench --json.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn rtseg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rtseg"))
-        .args(args)
-        .env("RTSEG_WEIGHTS_DIR", "/nonexistent-rtseg-weights")
-        .output()
-        .expect("rtseg runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// CamVid from `$RTSEG_CAMVID` or `../shared/data/camvid`; `None` (with a message) if absent.
-fn camvid() -> Option<PathBuf> {
-    let dir = std::env::var_os("RTSEG_CAMVID")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/camvid"));
-    if dir.join("val").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: CamVid not found at {} (set RTSEG_CAMVID)",
-            dir.display()
-        );
-        None
-    }
-}
+mod common;
+use common::{camvid, rtseg, text};
 
 /// `rtseg infer --model msnet-m --weights W INPUT... --out OUT`.
 fn infer(weights: &Path, inputs: &[&Path], out: &Path) -> Output {

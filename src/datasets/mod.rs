@@ -1,5 +1,9 @@
-//! Datasets: class names and colour palettes of the label spaces rtseg knows. Loaders for
-//! training and evaluation build on these.
+//! Datasets: the label spaces rtseg knows (class names, palettes), the on-disk layouts
+//! (`sources`), training augmentation (`transforms`) and the threaded batch stream (`loader`).
+
+pub mod loader;
+pub mod sources;
+pub mod transforms;
 
 use serde::{Deserialize, Serialize};
 

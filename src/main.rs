@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
@@ -9,16 +10,18 @@ use clap::{Parser, Subcommand};
 
 use rtseg::backend::{BACKENDS, BurnBackend, SegmentationBackend};
 use rtseg::datasets::Dataset;
+use rtseg::datasets::sources::DatasetSource;
 use rtseg::models::profile::{count_macs, trainable_params};
 use rtseg::models::segmentor::{Segmentor, SegmentorConfig};
 use rtseg::models::{lookup, registry};
-use rtseg::{bench, infer, weights};
+use rtseg::train::config::TrainConfig;
+use rtseg::{bench, evaluation, infer, train, weights};
 
 #[derive(Parser)]
 #[command(
     name = "rtseg",
     version,
-    about = "Real-time semantic segmentation: models, inference, benchmarks"
+    about = "Real-time semantic segmentation: models, training, evaluation, inference, benchmarks"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -99,6 +102,43 @@ enum Command {
     /// Weight files: list tensor names, convert between burnpack and safetensors, initialise.
     #[command(subcommand)]
     Weights(WeightsCommand),
+    /// Train a model from a YAML config (see configs/), or resume a run.
+    Train {
+        /// Training configuration (every hyperparameter; see configs/*.yaml).
+        #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
+        config: Option<PathBuf>,
+        /// Override a config key, e.g. `--set iterations=20 --set augment.crop=[128,160]`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Continue the run in this directory from its latest checkpoint.
+        #[arg(long, value_name = "RUN_DIR")]
+        resume: Option<PathBuf>,
+    },
+    /// Per-class IoU, mIoU, pixel and mean class accuracy on a dataset split.
+    Eval {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        weights: WeightArgs,
+        /// Split folder name (e.g. val, train, test).
+        #[arg(long, default_value = "val")]
+        split: String,
+        /// Dataset root (default: $RTSEG_CAMVID / $RTSEG_CITYSCAPES).
+        #[arg(long)]
+        data_root: Option<PathBuf>,
+        /// Run the network at HxW and resize predictions back (default: each image's size).
+        #[arg(long, value_parser = parse_size)]
+        size: Option<(usize, usize)>,
+        /// Write each prediction in the dataset's label space (Cityscapes: labelIds PNGs
+        /// that csEvalPixelLevelSemanticLabeling reads).
+        #[arg(long)]
+        save_predictions: Option<PathBuf>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "burn")]
+        backend: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -337,6 +377,49 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Train {
+            config,
+            overrides,
+            resume,
+        } => train_command(config, &overrides, resume),
+        Command::Eval {
+            model,
+            weights,
+            split,
+            data_root,
+            size,
+            save_predictions,
+            json,
+            backend,
+        } => {
+            let backend = make_backend(&backend, &model, &weights)?;
+            let source = DatasetSource::for_dataset(model.dataset, data_root);
+            let size = size.map(|(h, w)| (h as u32, w as u32));
+            let matrix = evaluation::evaluate(
+                backend.as_ref(),
+                &source,
+                &split,
+                size,
+                save_predictions.as_deref(),
+                |i, n| eprint!("\revaluating {i}/{n}"),
+            )?;
+            eprintln!();
+            let metrics = matrix.metrics();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"model": model.model, "dataset": model.dataset,
+                        "split": split, "classes": model.dataset.class_names(),
+                        "metrics": metrics, "confusion": matrix.counts})
+                );
+            } else {
+                print!(
+                    "{}",
+                    evaluation::format_table(&metrics, &model.dataset.class_names())
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Weights(command) => {
             let device = Device::default();
             match command {
@@ -374,6 +457,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Set by Ctrl-C; training checkpoints and stops at the end of the current step.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn train_command(
+    config: Option<PathBuf>,
+    overrides: &[String],
+    resume: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
+        eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupted run loses its last steps");
+    }
+    let stop = &|_step: u64| INTERRUPTED.load(Ordering::SeqCst);
+    let outcome = match (config, resume) {
+        (_, Some(dir)) => {
+            if !overrides.is_empty() {
+                bail!("--set cannot change a run being resumed (its config.yaml is the schedule)");
+            }
+            train::resume(&dir, stop)?
+        }
+        (Some(path), None) => train::train(TrainConfig::load(&path, overrides)?, stop)?,
+        (None, None) => bail!("pass --config FILE or --resume RUN_DIR"),
+    };
+    Ok(match outcome {
+        train::Outcome::Finished => ExitCode::SUCCESS,
+        // The conventional exit status of a process stopped by SIGINT.
+        train::Outcome::Interrupted { .. } => ExitCode::from(130),
+    })
 }
 
 fn format_count(n: usize) -> String {

@@ -1,0 +1,210 @@
+//! The training configuration: one YAML file holds every hyperparameter; `--set a.b=value`
+//! overrides single keys from the command line.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::datasets::sources::DatasetSource;
+use crate::datasets::transforms::AugmentConfig;
+use crate::losses::{CrossEntropyConfig, JointLossConfig};
+use crate::models::segmentor::SegmentorConfig;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Registered model name (`rtseg models`); its label space comes from the dataset.
+    pub model: String,
+    /// Full model configuration overriding the registry entry (optional).
+    #[serde(default)]
+    pub model_config: Option<SegmentorConfig>,
+    /// Weights to start from (a user checkpoint or pretrained file); random init otherwise.
+    #[serde(default)]
+    pub init_weights: Option<PathBuf>,
+    pub dataset: DatasetSource,
+    #[serde(default = "train_split")]
+    pub train_split: String,
+    #[serde(default = "val_split")]
+    pub val_split: String,
+    pub augment: AugmentConfig,
+    pub batch_size: usize,
+    pub iterations: u64,
+    pub optimizer: OptimizerConfig,
+    pub schedule: ScheduleConfig,
+    #[serde(default)]
+    pub loss: LossConfig,
+    /// Evaluate on the validation split every N steps (and at the end); 0 = only at the end.
+    pub eval_interval: u64,
+    /// Network input size for validation (`[h, w]`); default: each image's own size.
+    #[serde(default)]
+    pub eval_size: Option<[u32; 2]>,
+    /// Write a resumable checkpoint every N steps (and at the end and on Ctrl-C).
+    pub checkpoint_interval: u64,
+    #[serde(default = "log_interval")]
+    pub log_interval: u64,
+    pub seed: u64,
+    /// Data-loading threads.
+    #[serde(default = "workers")]
+    pub workers: usize,
+    pub output_dir: PathBuf,
+}
+
+fn train_split() -> String {
+    "train".into()
+}
+fn val_split() -> String {
+    "val".into()
+}
+fn log_interval() -> u64 {
+    10
+}
+fn workers() -> usize {
+    2
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// SGD with PyTorch semantics (dampening 0), L2 weight decay.
+    Sgd {
+        lr: f64,
+        momentum: f64,
+        weight_decay: f32,
+        /// LR multiplier for everything outside the backbone (decoder and heads).
+        #[serde(default = "one")]
+        head_lr_mult: f64,
+    },
+    AdamW {
+        lr: f64,
+        weight_decay: f32,
+        #[serde(default = "one")]
+        head_lr_mult: f64,
+    },
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl OptimizerConfig {
+    pub fn base_lr(&self) -> f64 {
+        match self {
+            OptimizerConfig::Sgd { lr, .. } | OptimizerConfig::AdamW { lr, .. } => *lr,
+        }
+    }
+
+    pub fn head_lr_mult(&self) -> f64 {
+        match self {
+            OptimizerConfig::Sgd { head_lr_mult, .. }
+            | OptimizerConfig::AdamW { head_lr_mult, .. } => *head_lr_mult,
+        }
+    }
+}
+
+/// Poly decay `lr · (1 − t/T)^power` down to `min_lr`, after a linear warm-up from
+/// `warmup_ratio · lr` over `warmup_iters` steps (mmseg's LinearLR + PolyLR).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    #[serde(default = "power")]
+    pub power: f64,
+    #[serde(default)]
+    pub warmup_iters: u64,
+    #[serde(default = "warmup_ratio")]
+    pub warmup_ratio: f64,
+    #[serde(default)]
+    pub min_lr: f64,
+}
+
+fn power() -> f64 {
+    0.9
+}
+fn warmup_ratio() -> f64 {
+    0.1
+}
+
+impl ScheduleConfig {
+    /// The learning rate at `step` of `total`.
+    pub fn lr(&self, base: f64, step: u64, total: u64) -> f64 {
+        let progress = (step as f64 / total.max(1) as f64).min(1.0);
+        let poly = (base - self.min_lr) * (1.0 - progress).powf(self.power) + self.min_lr;
+        if step < self.warmup_iters {
+            let t = step as f64 / self.warmup_iters as f64;
+            poly * (self.warmup_ratio + (1.0 - self.warmup_ratio) * t)
+        } else {
+            poly
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossConfig {
+    /// Cross-entropy on the main output.
+    #[serde(default)]
+    pub ce: CrossEntropyConfig,
+    /// MFARANet's multi-scale joint supervision (required for MFARANet models).
+    #[serde(default)]
+    pub joint: Option<JointLossConfig>,
+}
+
+impl TrainConfig {
+    /// Reads a YAML config and applies `key.path=value` overrides (values parsed as YAML).
+    pub fn load(path: &Path, overrides: &[String]) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        let mut value: serde_yaml::Value = serde_yaml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: not valid YAML: {e}", path.display()))?;
+        for item in overrides {
+            apply_override(&mut value, item)?;
+        }
+        let config: TrainConfig = serde_yaml::from_value(value)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.batch_size == 0 || self.iterations == 0 {
+            return Err("batch_size and iterations must be positive".into());
+        }
+        if self.checkpoint_interval == 0 || self.log_interval == 0 {
+            return Err("checkpoint_interval and log_interval must be positive".into());
+        }
+        if !(self.optimizer.base_lr() > 0.0 && self.optimizer.head_lr_mult() > 0.0) {
+            return Err("optimizer lr and head_lr_mult must be positive".into());
+        }
+        if let Some(size) = self.eval_size
+            && size.iter().any(|&s| !crate::infer::side_in_range(s))
+        {
+            return Err(format!("eval_size {size:?} must be 64..=8192 a side"));
+        }
+        self.augment.validate()?;
+        self.loss
+            .ce
+            .validate(self.dataset.label_space().num_classes())
+    }
+}
+
+/// `a.b.c=value`: sets a nested key, creating maps on the way.
+fn apply_override(root: &mut serde_yaml::Value, item: &str) -> anyhow::Result<()> {
+    let (key, raw) = item
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("override {item:?} is not KEY=VALUE"))?;
+    let value: serde_yaml::Value = serde_yaml::from_str(raw)
+        .map_err(|e| anyhow::anyhow!("override {item:?}: value is not YAML: {e}"))?;
+    let mut node = root;
+    for part in key.split('.') {
+        if !node.is_mapping() {
+            *node = serde_yaml::Value::Mapping(Default::default());
+        }
+        let map = node.as_mapping_mut().expect("just made a mapping");
+        node = map
+            .entry(serde_yaml::Value::String(part.to_string()))
+            .or_insert(serde_yaml::Value::Null);
+    }
+    *node = value;
+    Ok(())
+}

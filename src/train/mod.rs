@@ -1,0 +1,401 @@
+//! `rtseg train`: the training loop. Batches come from worker threads
+//! ([`BatchLoader`]); the loss is the model family's (CE/OHEM for MsNet, multi-scale joint
+//! supervision for MFARANet); two SGD/AdamW optimizers give the backbone and the rest of the
+//! network their own learning rates; checkpoints are atomic and resumable to the step.
+
+pub mod checkpoint;
+pub mod config;
+pub mod plots;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use serde_json::json;
+
+use crate::backend::BurnBackend;
+use crate::datasets::loader::{Batch, BatchLoader};
+use crate::evaluation::{ConfusionMatrix, Metrics, evaluate};
+use crate::losses::{Labels, cross_entropy, mfaranet_joint_loss, scalar};
+use crate::models::lookup;
+use crate::models::segmentor::{Segmentor, SegmentorConfig};
+use crate::weights;
+use checkpoint::{Checkpoint, TrainState};
+use config::{LossConfig, OptimizerConfig, TrainConfig};
+
+/// How a run ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Finished,
+    Interrupted { step: u64 },
+}
+
+/// The network configuration of a training config, with the dataset's class count.
+pub fn model_config(config: &TrainConfig) -> anyhow::Result<SegmentorConfig> {
+    let classes = config.dataset.label_space().num_classes();
+    let model = match &config.model_config {
+        Some(c) => c.clone().with_num_classes(classes),
+        None => {
+            lookup(&config.model, classes)
+                .map_err(anyhow::Error::msg)?
+                .config
+        }
+    };
+    model
+        .validate()
+        .map_err(|e| anyhow::anyhow!("model {}: {e}", config.model))?;
+    Ok(model)
+}
+
+fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
+    match config {
+        OptimizerConfig::Sgd {
+            momentum,
+            weight_decay,
+            ..
+        } => SgdConfig::new()
+            // PyTorch semantics: burn's MomentumConfig defaults to dampening 0.1.
+            .with_momentum(Some(
+                MomentumConfig::new()
+                    .with_momentum(*momentum)
+                    .with_dampening(0.0),
+            ))
+            .with_weight_decay(Some(WeightDecayConfig::new(*weight_decay)))
+            .init(),
+        OptimizerConfig::AdamW { weight_decay, .. } => {
+            AdamWConfig::new().with_weight_decay(*weight_decay).init()
+        }
+    }
+}
+
+/// Loss of one batch and its named parts for the log.
+fn batch_loss(
+    model: &Segmentor,
+    images: Tensor<4>,
+    labels: &Labels,
+    loss: &LossConfig,
+) -> anyhow::Result<(Tensor<1>, Vec<(&'static str, f32)>)> {
+    match model {
+        Segmentor::MsNet(m) => {
+            let total = cross_entropy(m.forward(images), labels, &loss.ce);
+            let value = scalar(&total);
+            Ok((total, vec![("loss", value)]))
+        }
+        Segmentor::MfaraNet(m) => {
+            let joint = loss.joint.as_ref().ok_or_else(|| {
+                anyhow::anyhow!("MFARANet needs `loss.joint` (its multi-scale joint supervision)")
+            })?;
+            let parts = mfaranet_joint_loss(m.forward_train(images), labels, &loss.ce, joint);
+            let value = scalar(&parts.total);
+            Ok((
+                parts.total,
+                vec![
+                    ("loss", value),
+                    ("main", parts.main),
+                    ("scales", parts.scales),
+                    ("boundary", parts.boundary),
+                    ("regularizer", parts.regularizer),
+                ],
+            ))
+        }
+    }
+}
+
+/// Gradients of the backbone parameters, removed from `grads`.
+fn backbone_gradients(model: &Segmentor, grads: &mut burn::tensor::Gradients) -> GradientsParams {
+    match model {
+        Segmentor::MsNet(m) => GradientsParams::from_module(grads, &m.encoder),
+        Segmentor::MfaraNet(m) => GradientsParams::from_module(grads, &m.backbone),
+    }
+}
+
+/// Everything of one run that the loop mutates.
+struct Run {
+    config: TrainConfig,
+    dir: PathBuf,
+    model: Segmentor,
+    backbone_optim: ModuleOptimizer,
+    head_optim: ModuleOptimizer,
+    state: TrainState,
+    device: Device,
+}
+
+/// Asked after every step with the number of completed steps; `true` checkpoints and stops
+/// the run (the CLI answers from its Ctrl-C flag).
+pub type StopRequest<'a> = &'a dyn Fn(u64) -> bool;
+
+/// Starts a new run in `config.output_dir` (refusing a directory that already holds one).
+pub fn train(config: TrainConfig, stop: StopRequest) -> anyhow::Result<Outcome> {
+    let dir = config.output_dir.clone();
+    if dir.join(checkpoint::CONFIG_FILE).exists() {
+        anyhow::bail!(
+            "{} already holds a run; resume it with --resume {} or choose another output_dir",
+            dir.display(),
+            dir.display()
+        );
+    }
+    // Bad data paths fail here, before a run directory exists that would block a retry.
+    config.dataset.list(&config.train_split)?;
+    config.dataset.list(&config.val_split)?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let device = Device::default().autodiff();
+    device.seed(config.seed);
+    let model_cfg = model_config(&config)?;
+    let mut model = model_cfg.init(&device);
+    if let Some(path) = &config.init_weights {
+        model = weights::load(model, &config.model, path)?;
+    }
+    checkpoint::write_atomic(
+        &dir.join(checkpoint::CONFIG_FILE),
+        serde_yaml::to_string(&config)?.as_bytes(),
+    )?;
+    let run = Run {
+        backbone_optim: build_optimizer(&config.optimizer),
+        head_optim: build_optimizer(&config.optimizer),
+        config,
+        dir,
+        model,
+        state: TrainState::default(),
+        device,
+    };
+    run.train_loop(stop)
+}
+
+/// Continues the run in `dir` from its latest checkpoint: same step, optimizer state,
+/// data order and schedule.
+pub fn resume(dir: &Path, stop: StopRequest) -> anyhow::Result<Outcome> {
+    let config_path = dir.join(checkpoint::CONFIG_FILE);
+    let config = TrainConfig::load(&config_path, &[])?;
+    let device = Device::default().autodiff();
+    let model_cfg = model_config(&config)?;
+    let fresh = model_cfg.init(&device);
+    let ckpt = Checkpoint::latest(dir)?
+        .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint to resume from", dir.display()))?;
+    let (model, backbone_optim, head_optim, state) = ckpt.load(
+        fresh,
+        build_optimizer(&config.optimizer),
+        build_optimizer(&config.optimizer),
+    )?;
+    checkpoint::truncate_metrics(dir, state.step)?;
+    eprintln!("resuming {} at step {}", dir.display(), state.step);
+    Run {
+        config,
+        dir: dir.to_path_buf(),
+        model,
+        backbone_optim,
+        head_optim,
+        state,
+        device,
+    }
+    .train_loop(stop)
+}
+
+fn batch_tensors(batch: &Batch, device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(batch.images.clone(), batch.shape), device)
+}
+
+impl Run {
+    fn train_loop(mut self, stop: StopRequest) -> anyhow::Result<Outcome> {
+        let cfg = self.config.clone();
+        let samples = cfg.dataset.list(&cfg.train_split)?;
+        eprintln!(
+            "training {} on {} images of {:?}/{} for {} steps of {} (output {})",
+            cfg.model,
+            samples.len(),
+            cfg.dataset.label_space(),
+            cfg.train_split,
+            cfg.iterations,
+            cfg.batch_size,
+            self.dir.display()
+        );
+        let mut loader = BatchLoader::new(
+            cfg.dataset.clone(),
+            samples,
+            cfg.augment.clone(),
+            cfg.batch_size,
+            cfg.seed,
+            self.state.step,
+            cfg.workers,
+        );
+        let progress = Progress::new(self.state.step, cfg.iterations);
+        let mut window = (Instant::now(), 0u64);
+        while self.state.step < cfg.iterations {
+            let batch = loader.next_batch()?;
+            let lr = cfg
+                .schedule
+                .lr(cfg.optimizer.base_lr(), self.state.step, cfg.iterations);
+            let parts = self.step(&batch, lr)?;
+            self.state.step += 1;
+            window.1 += 1;
+            let step = self.state.step;
+            if step.is_multiple_of(cfg.log_interval) || step == cfg.iterations {
+                let secs = window.0.elapsed().as_secs_f64();
+                let ips = (window.1 as usize * cfg.batch_size) as f64 / secs.max(1e-9);
+                self.state.elapsed_s += secs;
+                window = (Instant::now(), 0);
+                let mut record = json!({"kind": "train", "step": step, "lr": lr,
+                    "images_per_s": ips, "elapsed_s": self.state.elapsed_s});
+                for (name, value) in &parts {
+                    record[*name] = json!(value);
+                }
+                checkpoint::append_metrics(&self.dir, &record)?;
+                progress.update(
+                    step,
+                    &format!("loss {:.4} lr {lr:.2e} {ips:.1} img/s", parts[0].1),
+                );
+            }
+            let eval_due = cfg.eval_interval > 0 && step.is_multiple_of(cfg.eval_interval);
+            if eval_due || step == cfg.iterations {
+                self.evaluate_and_keep_best(&progress)?;
+            }
+            if step.is_multiple_of(cfg.checkpoint_interval) || step == cfg.iterations {
+                self.checkpoint()?;
+            }
+            if step < cfg.iterations && stop(step) {
+                self.checkpoint()?;
+                progress.finish(&format!("interrupted: checkpoint at step {step}"));
+                return Ok(Outcome::Interrupted { step });
+            }
+        }
+        let final_path = self.dir.join("final.bpk");
+        weights::save(&self.model.valid(), &cfg.model, &final_path)?;
+        plots::write_all(&self.dir, cfg.dataset.label_space())?;
+        progress.finish(&format!("done: {}", final_path.display()));
+        Ok(Outcome::Finished)
+    }
+
+    fn step(&mut self, batch: &Batch, lr: f64) -> anyhow::Result<Vec<(&'static str, f32)>> {
+        let [n, _, h, w] = batch.shape;
+        let labels = Labels {
+            ids: &batch.labels,
+            shape: [n, h, w],
+        };
+        let images = batch_tensors(batch, &self.device);
+        let (loss, parts) = batch_loss(&self.model, images, &labels, &self.config.loss)?;
+        if !parts[0].1.is_finite() {
+            anyhow::bail!(
+                "loss became {} at step {}; lower the learning rate",
+                parts[0].1,
+                self.state.step
+            );
+        }
+        let mut grads = loss.backward();
+        let backbone = backbone_gradients(&self.model, &mut grads);
+        let rest = GradientsParams::from_grads(grads, &self.model);
+        let model = self.model.clone();
+        let model = self.backbone_optim.step(lr, model, backbone);
+        let head_lr = lr * self.config.optimizer.head_lr_mult();
+        self.model = self.head_optim.step(head_lr, model, rest);
+        Ok(parts)
+    }
+
+    fn evaluate_and_keep_best(&mut self, progress: &Progress) -> anyhow::Result<Metrics> {
+        let cfg = &self.config;
+        let space = cfg.dataset.label_space();
+        let backend = BurnBackend::new(
+            self.model.valid(),
+            space.num_classes(),
+            self.device.clone().inner(),
+        );
+        let size = cfg.eval_size.map(|[h, w]| (h, w));
+        let matrix: ConfusionMatrix = evaluate(
+            &backend,
+            &cfg.dataset,
+            &cfg.val_split,
+            size,
+            None,
+            |i, n| progress.message(&format!("evaluating {i}/{n}")),
+        )?;
+        let metrics = matrix.metrics();
+        let step = self.state.step;
+        checkpoint::append_metrics(
+            &self.dir,
+            &json!({"kind": "eval", "step": step, "miou": metrics.miou,
+                "pixel_accuracy": metrics.pixel_accuracy,
+                "mean_class_accuracy": metrics.mean_class_accuracy,
+                "class_iou": metrics.class_iou, "confusion": matrix.counts}),
+        )?;
+        progress.println(&format!(
+            "step {step}: val mIoU {:.2} aAcc {:.2} mAcc {:.2}",
+            100.0 * metrics.miou,
+            100.0 * metrics.pixel_accuracy,
+            100.0 * metrics.mean_class_accuracy
+        ));
+        if metrics.miou > self.state.best_miou.unwrap_or(f64::NEG_INFINITY) {
+            self.state.best_miou = Some(metrics.miou);
+            self.state.best_step = step;
+            weights::save(&self.model.valid(), &cfg.model, &self.dir.join("best.bpk"))?;
+        }
+        plots::write_all(&self.dir, space)?;
+        Ok(metrics)
+    }
+
+    fn checkpoint(&self) -> anyhow::Result<()> {
+        Checkpoint::write(
+            &self.dir,
+            &self.model,
+            &self.backbone_optim,
+            &self.head_optim,
+            &self.state,
+        )
+    }
+}
+
+/// A progress bar on a terminal, plain log lines otherwise (CI, files).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(start: u64, total: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
+                )
+                .expect("static template"),
+            );
+            bar.set_position(start);
+            bar
+        });
+        Self { bar }
+    }
+
+    fn update(&self, step: u64, message: &str) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(step);
+                bar.set_message(message.to_string());
+            }
+            None => eprintln!("step {step}: {message}"),
+        }
+    }
+
+    fn message(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message.to_string());
+        }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        }
+    }
+
+    fn finish(&self, line: &str) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        eprintln!("{line}");
+    }
+}

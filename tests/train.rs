@@ -1,0 +1,238 @@
+//! The trainer end to end on a tiny synthetic dataset: it learns, a stopped run resumes to the
+//! same weights as an uninterrupted one, and the CLI reports bad configs clearly.
+
+use std::path::Path;
+
+use rtseg::train::config::TrainConfig;
+use rtseg::train::{Outcome, resume, train};
+use rtseg::weights;
+
+mod common;
+use common::{rtseg, synthetic_folder, text};
+
+/// A config for msnet-m on the synthetic folder dataset at 64×64.
+fn config_yaml(data: &Path, out: &Path, iterations: u64) -> String {
+    format!(
+        r#"
+model: msnet-m
+dataset: {{format: folder, root: "{}", label_space: camvid}}
+augment: {{crop: [64, 64], scale_range: [0.8, 1.2], flip: true, jitter: 0.1}}
+batch_size: 2
+iterations: {iterations}
+optimizer: {{kind: sgd, lr: 0.02, momentum: 0.9, weight_decay: 0.0001, head_lr_mult: 2.0}}
+schedule: {{power: 0.9, warmup_iters: 2}}
+loss: {{ce: {{ohem: {{thresh: 0.7, min_kept: 512}}}}}}
+eval_interval: 0
+checkpoint_interval: 2
+log_interval: 1
+seed: 5
+workers: 2
+output_dir: "{}"
+"#,
+        data.display(),
+        out.display()
+    )
+}
+
+fn load(data: &Path, out: &Path, iterations: u64, dir: &Path) -> TrainConfig {
+    let path = dir.join(format!(
+        "{}.yaml",
+        out.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&path, config_yaml(data, out, iterations)).unwrap();
+    TrainConfig::load(&path, &[]).unwrap()
+}
+
+fn losses(run: &Path) -> Vec<f64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "train")
+        .map(|r| r["loss"].as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn training_lowers_the_loss_and_writes_the_run_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_folder(&data, &[("train", 6), ("val", 2)]);
+    let run = tmp.path().join("run");
+    let config = load(&data, &run, 30, tmp.path());
+    assert_eq!(train(config, &|_| false).unwrap(), Outcome::Finished);
+    let l = losses(&run);
+    assert_eq!(l.len(), 30);
+    let first: f64 = l[..5].iter().sum::<f64>() / 5.0;
+    let last: f64 = l[25..].iter().sum::<f64>() / 5.0;
+    assert!(
+        last < 0.6 * first,
+        "loss did not fall: {first:.3} → {last:.3}"
+    );
+    for file in [
+        "config.yaml",
+        "final.bpk",
+        "best.bpk",
+        "loss.png",
+        "val_miou.png",
+        "confusion.png",
+    ] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let eval = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert!(eval.lines().last().unwrap().contains("\"kind\":\"eval\""));
+    // No temporary file survives.
+    let leftovers: Vec<_> = walk(&run)
+        .into_iter()
+        .filter(|p| {
+            p.strip_prefix(run.to_str().unwrap())
+                .unwrap()
+                .contains(".tmp")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                vec![p.display().to_string()]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_stopped_run_resumes_to_the_same_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_folder(&data, &[("train", 5), ("val", 1)]);
+    let (straight, stopped) = (tmp.path().join("straight"), tmp.path().join("stopped"));
+    train(load(&data, &straight, 6, tmp.path()), &|_| false).unwrap();
+
+    // Stop after step 3 (between checkpoints, as Ctrl-C would), then resume.
+    let outcome = train(load(&data, &stopped, 6, tmp.path()), &|step| step == 3).unwrap();
+    assert_eq!(outcome, Outcome::Interrupted { step: 3 });
+    assert!(!stopped.join("final.bpk").exists());
+    assert_eq!(resume(&stopped, &|_| false).unwrap(), Outcome::Finished);
+
+    assert_eq!(losses(&straight), losses(&stopped));
+    let a = weights::read(&straight.join("final.bpk")).unwrap();
+    let b = weights::read(&stopped.join("final.bpk")).unwrap();
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.name, y.name);
+        let name = &x.name;
+        let (x, y) = (floats(x), floats(y));
+        let diff = x
+            .iter()
+            .zip(&y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-5, "{name} differs by {diff}");
+    }
+    assert_eq!(losses(&straight), losses(&stopped));
+}
+
+/// A stored f32 tensor's values.
+fn floats(t: &burn::store::burn_pack::Tensor) -> Vec<f32> {
+    let bytes = t.to_bytes().unwrap();
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[test]
+fn mfaranet_trains_with_its_joint_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_folder(&data, &[("train", 2), ("val", 1)]);
+    let run = tmp.path().join("run");
+    let path = tmp.path().join("m.yaml");
+    let yaml = config_yaml(&data, &run, 2).replace("model: msnet-m", "model: mfaranet") + "\n";
+    let yaml = yaml.replace(
+        "loss: {ce: {ohem: {thresh: 0.7, min_kept: 512}}}",
+        "loss: {joint: {ohem: {thresh: 0.7, min_kept: 512}}}",
+    );
+    std::fs::write(&path, yaml).unwrap();
+    let out = rtseg(&["train", "--config", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let records = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert!(records.contains("\"boundary\"") && records.contains("\"regularizer\""));
+}
+
+#[test]
+fn cli_refuses_bad_configs_and_runs_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_folder(&data, &[("train", 2), ("val", 1)]);
+    let run = tmp.path().join("run");
+    let path = tmp.path().join("c.yaml");
+    std::fs::write(&path, config_yaml(&data, &run, 2)).unwrap();
+    let cfg = path.to_str().unwrap();
+
+    let out = rtseg(&["train", "--config", cfg, "--set", "optimizer.momentun=0.9"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("momentun"), "{}", text(&out));
+
+    let out = rtseg(&[
+        "train",
+        "--config",
+        cfg,
+        "--set",
+        "dataset.root=/no/such/data",
+    ]);
+    assert!(text(&out).contains("/no/such/data"), "{}", text(&out));
+
+    let out = rtseg(&[
+        "train",
+        "--config",
+        cfg,
+        "--set",
+        "loss.ce.class_weights=[1.0]",
+    ]);
+    assert!(
+        text(&out).contains("class_weights has 1 entries"),
+        "{}",
+        text(&out)
+    );
+
+    let out = rtseg(&["train", "--resume", run.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("config.yaml"), "{}", text(&out));
+
+    let out = rtseg(&["train", "--config", cfg, "--set", "iterations=1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = rtseg(&["train", "--config", cfg]);
+    assert!(text(&out).contains("already holds a run"), "{}", text(&out));
+    // The resumable checkpoint of a finished run continues to nothing but succeeds.
+    let out = rtseg(&["train", "--resume", run.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn shipped_configs_parse_and_validate() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    for name in [
+        "msnet-m_camvid",
+        "msnet-m_cityscapes",
+        "mfaranet_camvid",
+        "mfaranet_cityscapes",
+    ] {
+        let config = TrainConfig::load(&dir.join(format!("{name}.yaml")), &[])
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        rtseg::train::model_config(&config).unwrap();
+        assert_eq!(
+            config.loss.joint.is_some(),
+            config.model == "mfaranet",
+            "{name}"
+        );
+    }
+}

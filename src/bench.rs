@@ -1,11 +1,16 @@
 //! `rtseg bench`: latency of one backend on one model at one input size. Warm-up runs are
 //! discarded; every timed run includes reading the mask back, which is what a caller pays.
+//! `rtseg bench --train-config`: training throughput of a config's model, loss and optimizer.
 
 use std::time::Instant;
 
+use burn::prelude::*;
 use serde::Serialize;
 
 use crate::backend::{InputBatch, SegmentationBackend};
+use crate::datasets::loader::Batch;
+use crate::train::config::TrainConfig;
+use crate::train::{model_config, optimizers, train_step};
 
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
@@ -85,6 +90,77 @@ pub fn run(
         min_ms: samples[0],
         max_ms: samples[samples.len() - 1],
         fps: 1e3 / mean,
+        peak_rss_mib: peak_rss_mib(),
+        machine: machine_description(),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrainBenchReport {
+    pub model: String,
+    pub batch_size: usize,
+    pub height: usize,
+    pub width: usize,
+    pub warmup: usize,
+    pub iters: usize,
+    pub mean_step_ms: f64,
+    pub p50_step_ms: f64,
+    pub images_per_s: f64,
+    pub peak_rss_mib: Option<f64>,
+    pub machine: String,
+}
+
+/// Times full training steps (forward, loss, backward, both optimizer updates) of a training
+/// config on synthetic batches at its crop size, so data loading is excluded.
+pub fn train_throughput(
+    config: &TrainConfig,
+    warmup: usize,
+    iters: usize,
+) -> anyhow::Result<TrainBenchReport> {
+    anyhow::ensure!(iters > 0, "--iters must be at least 1");
+    let device = Device::default().autodiff();
+    device.seed(config.seed);
+    let mut model = model_config(config)?.init(&device);
+    let (mut backbone, mut head) = optimizers(&config.optimizer);
+    let [h, w] = config.augment.crop.map(|s| s as usize);
+    let n = config.batch_size;
+    let mut images = Vec::with_capacity(n);
+    for _ in 0..n {
+        images.extend(synthetic_batch(h, w).data);
+    }
+    let classes = config.dataset.label_space().num_classes();
+    // Vertical stripes of every class, so each loss term has work to do.
+    let labels = (0..n * h * w)
+        .map(|i| ((i % w) * classes / w) as u8)
+        .collect();
+    let batch = Batch {
+        images,
+        labels,
+        shape: [n, 3, h, w],
+    };
+    let lr = config.optimizer.base_lr();
+    let lrs = (lr, lr * config.optimizer.head_lr_mult());
+    let mut samples = Vec::with_capacity(iters);
+    for i in 0..warmup + iters {
+        let start = Instant::now();
+        let optims = &mut (&mut backbone, &mut head);
+        (model, _) = train_step(model, optims, &batch, lrs, &config.loss, &device)?;
+        if i >= warmup {
+            samples.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+    samples.sort_by(f64::total_cmp);
+    Ok(TrainBenchReport {
+        model: config.model.clone(),
+        batch_size: n,
+        height: h,
+        width: w,
+        warmup,
+        iters,
+        mean_step_ms: mean,
+        p50_step_ms: percentile(&samples, 50.0),
+        images_per_s: n as f64 * 1e3 / mean,
         peak_rss_mib: peak_rss_mib(),
         machine: machine_description(),
     })

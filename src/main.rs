@@ -81,8 +81,15 @@ enum Command {
         #[arg(long, default_value = "burn")]
         backend: String,
     },
-    /// Latency (p50/p90/p99), FPS and peak memory of a backend on a model.
+    /// Latency (p50/p90/p99), FPS and peak memory of a backend on a model; with
+    /// --train-config, training throughput (images/s) of a training config instead.
     Bench {
+        /// Time training steps of this config (its model, crop, batch, loss, optimizer).
+        #[arg(long, conflicts_with_all = ["backend", "weights", "random_init"])]
+        train_config: Option<PathBuf>,
+        /// Overrides for --train-config, e.g. `--set batch_size=4`.
+        #[arg(long = "set", value_name = "KEY=VALUE", requires = "train_config")]
+        overrides: Vec<String>,
         #[command(flatten)]
         model: ModelArgs,
         #[command(flatten)]
@@ -331,6 +338,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Bench {
+            train_config: Some(path),
+            overrides,
+            iters,
+            warmup,
+            json,
+            ..
+        } => {
+            let config = TrainConfig::load(&path, &overrides)?;
+            let r = bench::train_throughput(&config, warmup, iters)?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "training {} batch {} at {}x{} ({} steps after {} warm-up, {})",
+                    r.model, r.batch_size, r.height, r.width, r.iters, r.warmup, r.machine
+                );
+                let rss = r
+                    .peak_rss_mib
+                    .map_or("n/a".into(), |m| format!("{m:.0} MiB"));
+                println!(
+                    "step ms: mean {:.0}  p50 {:.0}   throughput: {:.2} images/s   peak RSS: {rss}",
+                    r.mean_step_ms, r.p50_step_ms, r.images_per_s
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             model,
             weights,
             backend,
@@ -338,6 +372,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             iters,
             warmup,
             json,
+            ..
         } => {
             let backend = make_backend(&backend, &model, &weights)?;
             let report = bench::run(

@@ -236,3 +236,35 @@ fn shipped_configs_parse_and_validate() {
         );
     }
 }
+
+#[test]
+fn bench_reports_training_throughput() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("c.yaml");
+    std::fs::write(&path, config_yaml(tmp.path(), &tmp.path().join("run"), 1)).unwrap();
+    let out = rtseg(&[
+        "bench",
+        "--train-config",
+        path.to_str().unwrap(),
+        "--iters",
+        "2",
+        "--warmup",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["batch_size"].as_u64(), r["height"].as_u64()),
+        (Some(2), Some(64))
+    );
+    let (ips, step) = (
+        r["images_per_s"].as_f64().unwrap(),
+        r["mean_step_ms"].as_f64().unwrap(),
+    );
+    assert!((ips - 2.0 * 1e3 / step).abs() < 1e-6 * ips);
+    assert!(
+        !tmp.path().join("run").exists(),
+        "a benchmark writes no run"
+    );
+}

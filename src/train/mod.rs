@@ -154,9 +154,10 @@ pub fn train(config: TrainConfig, stop: StopRequest) -> anyhow::Result<Outcome> 
         &dir.join(checkpoint::CONFIG_FILE),
         serde_yaml::to_string(&config)?.as_bytes(),
     )?;
+    let (backbone_optim, head_optim) = optimizers(&config.optimizer);
     let run = Run {
-        backbone_optim: build_optimizer(&config.optimizer),
-        head_optim: build_optimizer(&config.optimizer),
+        backbone_optim,
+        head_optim,
         config,
         dir,
         model,
@@ -176,11 +177,9 @@ pub fn resume(dir: &Path, stop: StopRequest) -> anyhow::Result<Outcome> {
     let fresh = model_cfg.init(&device);
     let ckpt = Checkpoint::latest(dir)?
         .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint to resume from", dir.display()))?;
-    let (model, backbone_optim, head_optim, state) = ckpt.load(
-        fresh,
-        build_optimizer(&config.optimizer),
-        build_optimizer(&config.optimizer),
-    )?;
+    let (backbone_optim, head_optim) = optimizers(&config.optimizer);
+    let (model, backbone_optim, head_optim, state) =
+        ckpt.load(fresh, backbone_optim, head_optim)?;
     checkpoint::truncate_metrics(dir, state.step)?;
     eprintln!("resuming {} at step {}", dir.display(), state.step);
     Run {
@@ -195,8 +194,37 @@ pub fn resume(dir: &Path, stop: StopRequest) -> anyhow::Result<Outcome> {
     .train_loop(stop)
 }
 
-fn batch_tensors(batch: &Batch, device: &Device) -> Tensor<4> {
-    Tensor::from_data(TensorData::new(batch.images.clone(), batch.shape), device)
+/// One optimisation step: loss on `batch`, backward, then the backbone and the rest of the
+/// network updated by their own optimizers at learning rates `(backbone, rest)`. Returns the
+/// updated model and the named loss parts (the first is the total).
+pub fn train_step(
+    model: Segmentor,
+    (backbone_optim, head_optim): &mut (&mut ModuleOptimizer, &mut ModuleOptimizer),
+    batch: &Batch,
+    (backbone_lr, head_lr): (f64, f64),
+    loss: &LossConfig,
+    device: &Device,
+) -> anyhow::Result<(Segmentor, Vec<(&'static str, f32)>)> {
+    let [n, _, h, w] = batch.shape;
+    let labels = Labels {
+        ids: &batch.labels,
+        shape: [n, h, w],
+    };
+    let images = Tensor::from_data(TensorData::new(batch.images.clone(), batch.shape), device);
+    let (total, parts) = batch_loss(&model, images, &labels, loss)?;
+    if !parts[0].1.is_finite() {
+        anyhow::bail!("loss became {}; lower the learning rate", parts[0].1);
+    }
+    let mut grads = total.backward();
+    let backbone = backbone_gradients(&model, &mut grads);
+    let rest = GradientsParams::from_grads(grads, &model);
+    let model = backbone_optim.step(backbone_lr, model, backbone);
+    Ok((head_optim.step(head_lr, model, rest), parts))
+}
+
+/// Fresh optimizers for the backbone and the rest of the network.
+pub fn optimizers(config: &OptimizerConfig) -> (ModuleOptimizer, ModuleOptimizer) {
+    (build_optimizer(config), build_optimizer(config))
 }
 
 impl Run {
@@ -270,27 +298,17 @@ impl Run {
     }
 
     fn step(&mut self, batch: &Batch, lr: f64) -> anyhow::Result<Vec<(&'static str, f32)>> {
-        let [n, _, h, w] = batch.shape;
-        let labels = Labels {
-            ids: &batch.labels,
-            shape: [n, h, w],
-        };
-        let images = batch_tensors(batch, &self.device);
-        let (loss, parts) = batch_loss(&self.model, images, &labels, &self.config.loss)?;
-        if !parts[0].1.is_finite() {
-            anyhow::bail!(
-                "loss became {} at step {}; lower the learning rate",
-                parts[0].1,
-                self.state.step
-            );
-        }
-        let mut grads = loss.backward();
-        let backbone = backbone_gradients(&self.model, &mut grads);
-        let rest = GradientsParams::from_grads(grads, &self.model);
-        let model = self.model.clone();
-        let model = self.backbone_optim.step(lr, model, backbone);
-        let head_lr = lr * self.config.optimizer.head_lr_mult();
-        self.model = self.head_optim.step(head_lr, model, rest);
+        let optimizers = &mut (&mut self.backbone_optim, &mut self.head_optim);
+        let (model, parts) = train_step(
+            self.model.clone(),
+            optimizers,
+            batch,
+            (lr, lr * self.config.optimizer.head_lr_mult()),
+            &self.config.loss,
+            &self.device,
+        )
+        .map_err(|e| anyhow::anyhow!("step {}: {e}", self.state.step))?;
+        self.model = model;
         Ok(parts)
     }
 

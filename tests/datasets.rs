@@ -197,3 +197,45 @@ fn batch_stream_is_independent_of_workers_and_resumable() {
     assert_eq!(one[3..], stream(3, 2, 3)[..]);
     assert_ne!(one[0], one[1]);
 }
+
+#[test]
+fn bdd100k_and_folder_layouts_pair_images_with_masks() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images/10k/val");
+    let masks = dir.path().join("labels/sem_seg/masks/val");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(&masks).unwrap();
+    RgbImage::new(64, 64).save(images.join("a1.jpg")).unwrap();
+    GrayImage::from_pixel(64, 64, Luma([18]))
+        .save(masks.join("a1.png"))
+        .unwrap();
+    let source = DatasetSource::Bdd100k {
+        root: Some(dir.path().to_path_buf()),
+    };
+    assert_eq!(source.label_space(), Dataset::Cityscapes);
+    let paths = source.list("val").unwrap();
+    assert_eq!(paths.len(), 1);
+    assert!(
+        source
+            .load(&paths[0])
+            .unwrap()
+            .label
+            .pixels()
+            .all(|p| p[0] == 18)
+    );
+    GrayImage::from_pixel(64, 64, Luma([19]))
+        .save(masks.join("a1.png"))
+        .unwrap();
+    let err = source.load(&paths[0]).err().unwrap().to_string();
+    assert!(
+        err.contains("a1.png") && err.contains("label value 19"),
+        "{err}"
+    );
+}
+
+#[test]
+fn adamw_configs_parse() {
+    let yaml = "{kind: adamw, lr: 0.001, weight_decay: 0.01}";
+    let parsed: rtseg::train::config::OptimizerConfig = serde_yaml::from_str(yaml).unwrap();
+    assert_eq!(parsed.base_lr(), 0.001);
+}

@@ -268,3 +268,21 @@ fn bench_reports_training_throughput() {
         "a benchmark writes no run"
     );
 }
+
+#[test]
+fn adamw_runs_through_the_trainer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_folder(&data, &[("train", 2), ("val", 1)]);
+    let run = tmp.path().join("run");
+    let path = tmp.path().join("a.yaml");
+    let yaml = config_yaml(&data, &run, 2).replace(
+        "optimizer: {kind: sgd, lr: 0.02, momentum: 0.9, weight_decay: 0.0001, head_lr_mult: 2.0}",
+        "optimizer: {kind: adamw, lr: 0.001, weight_decay: 0.01}",
+    );
+    assert!(yaml.contains("adamw"));
+    std::fs::write(&path, yaml).unwrap();
+    let config = TrainConfig::load(&path, &[]).unwrap();
+    assert_eq!(train(config, &|_| false).unwrap(), Outcome::Finished);
+    assert_eq!(losses(&run).len(), 2);
+}

@@ -74,6 +74,7 @@ pub enum OptimizerConfig {
         #[serde(default = "one")]
         head_lr_mult: f64,
     },
+    #[serde(rename = "adamw")]
     AdamW {
         lr: f64,
         weight_decay: f32,

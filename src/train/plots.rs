@@ -155,7 +155,14 @@ pub fn confusion_image(counts: &[u64], dataset: Dataset) -> RgbImage {
     let legend_w = 8 * names.iter().map(|n| n.len() as i64 + 4).max().unwrap_or(8);
     let size = left + cell * k as i64 + 20;
     let mut img = RgbImage::from_pixel((size + legend_w) as u32, size as u32, WHITE);
-    draw_text(&mut img, 10, 12, "CONFUSION - ROWS ARE GROUND TRUTH", 2, BLACK);
+    draw_text(
+        &mut img,
+        10,
+        12,
+        "CONFUSION - ROWS ARE GROUND TRUTH",
+        2,
+        BLACK,
+    );
     for g in 0..k {
         let row = &counts[g * k..(g + 1) * k];
         let total = row.iter().sum::<u64>().max(1) as f64;

@@ -56,40 +56,21 @@ pub fn normalize(image: &RgbImage) -> InputBatch {
     }
 }
 
-/// Segments one image. With `size = Some((h, w))` the network runs at that size and the
-/// mask is resized back (nearest) to the image size.
+/// Segments one image. With `size = Some((h, w))` the network runs at that size (stretched)
+/// and the mask is resized back (nearest) to the image size.
 pub fn segment_image(
     backend: &dyn SegmentationBackend,
     image: &RgbImage,
     size: Option<(u32, u32)>,
 ) -> anyhow::Result<GrayImage> {
-    let (w, h) = image.dimensions();
-    // Only a resize makes a new image; otherwise the caller's frame is used as it is.
-    let resized = match size {
-        Some((nh, nw)) if (nh, nw) != (h, w) => Some(image::imageops::resize(
-            image,
-            nw,
-            nh,
-            image::imageops::FilterType::Triangle,
-        )),
-        _ => None,
-    };
-    let net_input = resized.as_ref().unwrap_or(image);
-    let (nw, nh) = net_input.dimensions();
-    if !side_in_range(nw) || !side_in_range(nh) {
-        anyhow::bail!(
-            "image is {nw}×{nh}; the networks run at {MIN_SIDE} to {MAX_SIDE} pixels a side \
-             (use --size)"
-        );
-    }
-    let ids = backend.segment(normalize(net_input))?;
-    let mask = GrayImage::from_raw(nw, nh, ids)
-        .ok_or_else(|| anyhow::anyhow!("backend returned a mask of the wrong size"))?;
-    Ok(if (nw, nh) == (w, h) {
-        mask
-    } else {
-        image::imageops::resize(&mask, w, h, image::imageops::FilterType::Nearest)
-    })
+    crate::pipeline::segment_frame(
+        backend,
+        image,
+        size,
+        crate::pipeline::ResizePolicy::Stretch,
+        crate::pipeline::MaskResolution::Input,
+    )
+    .map(|s| s.mask)
 }
 
 /// The palette image of a mask, blended over the input (`alpha` = weight of the palette).

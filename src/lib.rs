@@ -8,5 +8,6 @@ pub mod evaluation;
 pub mod infer;
 pub mod losses;
 pub mod models;
+pub mod pipeline;
 pub mod train;
 pub mod weights;

@@ -1,0 +1,126 @@
+//! Camera frames as they arrive from a driver — raw pixels in a named encoding with a row
+//! stride, or a compressed JPEG/PNG — decoded to RGB8. Every malformed frame is an error that
+//! says what is wrong; nothing here panics on input.
+
+use image::RgbImage;
+
+use crate::infer::MAX_SIDE;
+
+/// An uncompressed frame (the fields of sensor_msgs/msg/Image that describe the pixels).
+#[derive(Clone, Debug)]
+pub struct RawFrame<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub encoding: &'a str,
+    pub is_bigendian: bool,
+    /// Bytes per row, ≥ width × bytes per pixel (drivers pad rows).
+    pub step: u32,
+    pub data: &'a [u8],
+}
+
+/// Why a frame was rejected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("frame is {width}×{height}; each side must be 1..={MAX_SIDE}")]
+    BadSize { width: u32, height: u32 },
+    #[error("unsupported encoding {0:?} (rgb8, bgr8, rgba8, bgra8, mono8, yuv422_yuy2)")]
+    UnknownEncoding(String),
+    #[error("step {step} is smaller than width {width} × {bytes} bytes per pixel")]
+    StepTooSmall { step: u32, width: u32, bytes: u32 },
+    #[error("data has {len} bytes, less than step {step} × height {height}")]
+    DataTooShort { len: usize, step: u32, height: u32 },
+    #[error("yuv422_yuy2 needs an even width, got {0}")]
+    OddYuyvWidth(u32),
+    #[error("compressed frame: {0}")]
+    Compressed(String),
+}
+
+/// Bytes per pixel of the encodings rtseg reads (YUYV: 2 per pixel, 4 per pixel pair).
+fn bytes_per_pixel(encoding: &str) -> Option<u32> {
+    Some(match encoding {
+        "rgb8" | "bgr8" => 3,
+        "rgba8" | "bgra8" => 4,
+        "mono8" => 1,
+        "yuv422_yuy2" => 2,
+        _ => return None,
+    })
+}
+
+/// Checks that a size is one rtseg will process.
+pub fn check_size(width: u32, height: u32) -> Result<(), FrameError> {
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(FrameError::BadSize { width, height });
+    }
+    Ok(())
+}
+
+/// Decodes a raw frame to RGB8, honouring row padding.
+pub fn decode_raw(frame: &RawFrame) -> Result<RgbImage, FrameError> {
+    let (w, h) = (frame.width, frame.height);
+    check_size(w, h)?;
+    let bytes = bytes_per_pixel(frame.encoding)
+        .ok_or_else(|| FrameError::UnknownEncoding(frame.encoding.to_string()))?;
+    if (frame.step as u64) < w as u64 * bytes as u64 {
+        return Err(FrameError::StepTooSmall {
+            step: frame.step,
+            width: w,
+            bytes,
+        });
+    }
+    // The last row only needs its pixels, but drivers send full rows; demand step × height.
+    if (frame.data.len() as u64) < frame.step as u64 * h as u64 {
+        return Err(FrameError::DataTooShort {
+            len: frame.data.len(),
+            step: frame.step,
+            height: h,
+        });
+    }
+    if frame.encoding == "yuv422_yuy2" && w % 2 == 1 {
+        return Err(FrameError::OddYuyvWidth(w));
+    }
+    let step = frame.step as usize;
+    let mut out = RgbImage::new(w, h);
+    for (y, row_out) in out.rows_mut().enumerate() {
+        let row = &frame.data[y * step..y * step + (w * bytes) as usize];
+        let pixels: Vec<[u8; 3]> = match frame.encoding {
+            "rgb8" => row.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect(),
+            "bgr8" => row.chunks_exact(3).map(|p| [p[2], p[1], p[0]]).collect(),
+            "rgba8" => row.chunks_exact(4).map(|p| [p[0], p[1], p[2]]).collect(),
+            "bgra8" => row.chunks_exact(4).map(|p| [p[2], p[1], p[0]]).collect(),
+            "mono8" => row.iter().map(|&v| [v, v, v]).collect(),
+            _ => row.chunks_exact(4).flat_map(yuyv_pair).collect(),
+        };
+        for (px, rgb) in row_out.zip(pixels) {
+            px.0 = rgb;
+        }
+    }
+    Ok(out)
+}
+
+/// Y0 U Y1 V → two RGB pixels (BT.601, limited range, as the common USB cameras send).
+fn yuyv_pair(p: &[u8]) -> [[u8; 3]; 2] {
+    let (u, v) = (p[1] as f32 - 128.0, p[3] as f32 - 128.0);
+    [p[0], p[2]].map(|y| {
+        let c = 1.164 * (y as f32 - 16.0);
+        [c + 1.596 * v, c - 0.392 * u - 0.813 * v, c + 2.017 * u]
+            .map(|x| x.round().clamp(0.0, 255.0) as u8)
+    })
+}
+
+/// Decodes a JPEG or PNG frame (sensor_msgs/msg/CompressedImage data), checking its size.
+pub fn decode_compressed(data: &[u8]) -> Result<RgbImage, FrameError> {
+    let format = image::guess_format(data).map_err(|e| FrameError::Compressed(e.to_string()))?;
+    if !matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
+        return Err(FrameError::Compressed(format!(
+            "{format:?} is not JPEG or PNG"
+        )));
+    }
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(data), format);
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| FrameError::Compressed(e.to_string()))?;
+    check_size(w, h)?;
+    image::load_from_memory_with_format(data, format)
+        .map(|img| img.to_rgb8())
+        .map_err(|e| FrameError::Compressed(e.to_string()))
+}

@@ -1,0 +1,266 @@
+//! The node's ROS-free core: frame decoding (every encoding, row padding, every malformed
+//! case), fitting frames to the network, the keep-latest slot and the statistics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use image::{Rgb, RgbImage};
+use rtseg::backend::{InputBatch, SegmentationBackend};
+use rtseg::pipeline::frame::{FrameError, RawFrame, decode_compressed, decode_raw};
+use rtseg::pipeline::latest::LatestSlot;
+use rtseg::pipeline::stats::PipelineStats;
+use rtseg::pipeline::{MaskResolution, ResizePolicy, segment_frame};
+
+fn reference() -> RgbImage {
+    RgbImage::from_fn(6, 4, |x, y| {
+        Rgb([x as u8 * 40, y as u8 * 60, (x + y) as u8 * 10])
+    })
+}
+
+/// Packs the reference image in `encoding` with `pad` garbage bytes after every row.
+fn pack(encoding: &str, pad: usize) -> (Vec<u8>, u32) {
+    let img = reference();
+    let mut data = Vec::new();
+    for row in img.rows() {
+        for p in row {
+            let [r, g, b] = p.0;
+            let bytes: Vec<u8> = match encoding {
+                "rgb8" => vec![r, g, b],
+                "bgr8" => vec![b, g, r],
+                "rgba8" => vec![r, g, b, 255],
+                "bgra8" => vec![b, g, r, 255],
+                _ => unreachable!(),
+            };
+            data.extend(bytes);
+        }
+        data.extend(std::iter::repeat_n(0xAB, pad));
+    }
+    let step = data.len() as u32 / img.height();
+    (data, step)
+}
+
+fn raw<'a>(encoding: &'a str, step: u32, data: &'a [u8]) -> RawFrame<'a> {
+    RawFrame {
+        width: 6,
+        height: 4,
+        encoding,
+        is_bigendian: false,
+        step,
+        data,
+    }
+}
+
+#[test]
+fn colour_encodings_decode_to_the_same_rgb_with_and_without_padding() {
+    for encoding in ["rgb8", "bgr8", "rgba8", "bgra8"] {
+        for pad in [0, 5] {
+            let (data, step) = pack(encoding, pad);
+            let got = decode_raw(&raw(encoding, step, &data)).unwrap();
+            assert_eq!(got, reference(), "{encoding} pad {pad}");
+        }
+    }
+}
+
+#[test]
+fn mono8_and_yuyv_decode() {
+    let data: Vec<u8> = (0..4 * 8).map(|i| (i * 7) as u8).collect();
+    let frame = RawFrame {
+        width: 6,
+        height: 4,
+        encoding: "mono8",
+        is_bigendian: false,
+        step: 8,
+        data: &data,
+    };
+    let got = decode_raw(&frame).unwrap();
+    assert_eq!(got.get_pixel(5, 3).0, [data[3 * 8 + 5]; 3]);
+    // Grey in limited-range YUV (Y 128, U = V = 128) is RGB 130 everywhere.
+    let yuyv: Vec<u8> = [128u8, 128, 128, 128].repeat(3 * 4);
+    let frame = RawFrame {
+        encoding: "yuv422_yuy2",
+        step: 12,
+        data: &yuyv,
+        ..frame
+    };
+    assert!(
+        decode_raw(&frame)
+            .unwrap()
+            .pixels()
+            .all(|p| p.0 == [130, 130, 130])
+    );
+    // Saturated red: Y 82, U 90, V 240 (BT.601) comes back red.
+    let red: Vec<u8> = [82u8, 90, 82, 240].repeat(3 * 4);
+    let frame = RawFrame {
+        data: &red,
+        ..frame
+    };
+    let p = decode_raw(&frame).unwrap().get_pixel(0, 0).0;
+    assert!(p[0] > 240 && p[1] < 15 && p[2] < 15, "{p:?}");
+}
+
+#[test]
+fn data_shorter_than_step_times_height_is_rejected() {
+    let (data, step) = pack("rgb8", 2);
+    let err = decode_raw(&raw("rgb8", step, &data[..data.len() - 1])).unwrap_err();
+    assert!(matches!(err, FrameError::DataTooShort { .. }), "{err}");
+}
+
+#[test]
+fn step_smaller_than_a_row_is_rejected() {
+    let (data, _) = pack("rgb8", 0);
+    let err = decode_raw(&raw("rgb8", 17, &data)).unwrap_err();
+    assert_eq!(
+        err,
+        FrameError::StepTooSmall {
+            step: 17,
+            width: 6,
+            bytes: 3
+        }
+    );
+}
+
+#[test]
+fn unknown_encoding_is_rejected() {
+    let (data, step) = pack("rgb8", 0);
+    let err = decode_raw(&raw("bayer_rggb8", step, &data)).unwrap_err();
+    assert!(err.to_string().contains("bayer_rggb8"), "{err}");
+}
+
+#[test]
+fn zero_and_huge_sizes_are_rejected() {
+    for (width, height) in [(0, 4), (6, 0), (8193, 4), (6, 100_000)] {
+        let frame = RawFrame {
+            width,
+            height,
+            encoding: "rgb8",
+            is_bigendian: false,
+            step: 3 * width,
+            data: &[],
+        };
+        assert_eq!(
+            decode_raw(&frame).unwrap_err(),
+            FrameError::BadSize { width, height }
+        );
+    }
+}
+
+#[test]
+fn corrupt_compressed_frames_are_rejected() {
+    let mut png = Vec::new();
+    reference()
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    assert_eq!(decode_compressed(&png).unwrap(), reference());
+    let mut jpeg = Vec::new();
+    reference()
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    assert_eq!(decode_compressed(&jpeg).unwrap().dimensions(), (6, 4));
+    for bad in [&png[..png.len() / 2], &jpeg[..20], b"not an image at all"] {
+        assert!(matches!(
+            decode_compressed(bad),
+            Err(FrameError::Compressed(_))
+        ));
+    }
+}
+
+/// Class 1 wherever the network input differs from the letterbox pad colour, else 0.
+struct PadDetector;
+
+impl SegmentationBackend for PadDetector {
+    fn name(&self) -> &'static str {
+        "pad-detector"
+    }
+    fn num_classes(&self) -> usize {
+        2
+    }
+    fn segment(&self, batch: InputBatch) -> anyhow::Result<Vec<u8>> {
+        let [_, _, h, w] = batch.shape;
+        let plane = h * w;
+        Ok((0..plane)
+            .map(|i| (0..3).any(|c| batch.data[c * plane + i].abs() > 0.05) as u8)
+            .collect())
+    }
+}
+
+#[test]
+fn letterbox_keeps_the_pad_out_of_the_mask() {
+    let frame = RgbImage::from_pixel(200, 100, Rgb([250, 10, 10]));
+    let s = segment_frame(
+        &PadDetector,
+        &frame,
+        Some((128, 128)),
+        ResizePolicy::Letterbox,
+        MaskResolution::Input,
+    )
+    .unwrap();
+    assert_eq!(s.mask.dimensions(), (200, 100));
+    assert!(
+        s.mask.pixels().all(|p| p[0] == 1),
+        "pad leaked into the mask"
+    );
+    let s = segment_frame(
+        &PadDetector,
+        &frame,
+        Some((128, 128)),
+        ResizePolicy::Letterbox,
+        MaskResolution::Network,
+    )
+    .unwrap();
+    assert_eq!(s.mask.dimensions(), (128, 64));
+    assert!((s.scale_x - 0.64).abs() < 1e-9 && (s.scale_y - 0.64).abs() < 1e-9);
+    let s = segment_frame(
+        &PadDetector,
+        &frame,
+        Some((128, 128)),
+        ResizePolicy::Stretch,
+        MaskResolution::Network,
+    )
+    .unwrap();
+    assert_eq!(s.mask.dimensions(), (128, 128));
+    assert_eq!((s.scale_x, s.scale_y), (0.64, 1.28));
+}
+
+#[test]
+fn latest_slot_keeps_only_the_newest_and_counts_drops() {
+    let slot = Arc::new(LatestSlot::default());
+    for i in 0..3 {
+        slot.put(i);
+    }
+    assert_eq!(slot.take(Duration::ZERO), Some(2));
+    assert_eq!(slot.dropped(), 2);
+    assert_eq!(slot.take(Duration::from_millis(10)), None);
+    let waiter = {
+        let slot = slot.clone();
+        std::thread::spawn(move || slot.take(Duration::from_secs(30)))
+    };
+    slot.put(7);
+    assert_eq!(waiter.join().unwrap(), Some(7));
+    let waiter = {
+        let slot = slot.clone();
+        std::thread::spawn(move || slot.take(Duration::from_secs(30)))
+    };
+    slot.close();
+    assert_eq!(waiter.join().unwrap(), None);
+}
+
+#[test]
+fn stats_report_rates_percentiles_and_counts() {
+    let mut stats = PipelineStats::default();
+    for i in 1..=100 {
+        stats.frame_received();
+        stats.mask_published(i as f64);
+    }
+    stats.frame_malformed();
+    let r = stats.report();
+    assert_eq!(
+        (r.latency_p50_ms, r.latency_p99_ms, r.malformed),
+        (Some(50.0), Some(99.0), 1)
+    );
+    assert!(r.input_hz > 0.0 && r.output_hz == r.input_hz);
+    let r = stats.report();
+    assert_eq!((r.input_hz, r.malformed), (0.0, 1));
+}

@@ -9,5 +9,6 @@ pub mod infer;
 pub mod losses;
 pub mod models;
 pub mod pipeline;
+pub mod ros;
 pub mod train;
 pub mod weights;

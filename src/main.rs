@@ -121,6 +121,12 @@ enum Command {
         #[arg(long, value_name = "RUN_DIR")]
         resume: Option<PathBuf>,
     },
+    /// Run the ROS 2 node: camera topics in, segmentation masks out (see launch/).
+    Node {
+        /// ROS 2 parameter file (`<node>: ros__parameters: …`).
+        #[arg(long, default_value = "launch/rtseg.params.yaml")]
+        params_file: PathBuf,
+    },
     /// Per-class IoU, mIoU, pixel and mean class accuracy on a dataset split.
     Eval {
         #[command(flatten)]
@@ -417,6 +423,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             overrides,
             resume,
         } => train_command(config, &overrides, resume),
+        Command::Node { params_file } => node_command(&params_file),
         Command::Eval {
             model,
             weights,
@@ -521,6 +528,41 @@ fn train_command(
         // The conventional exit status of a process stopped by SIGINT.
         train::Outcome::Interrupted { .. } => ExitCode::from(130),
     })
+}
+
+fn node_command(params_file: &Path) -> anyhow::Result<ExitCode> {
+    let file = rtseg::ros::params::load(params_file)?;
+    let discovery = rtseg::ros::node::Discovery::from_env()?;
+    let p = &file.params;
+    let model = ModelArgs {
+        model: p.model.clone(),
+        dataset: p.dataset,
+        model_config: None,
+    };
+    let weights = WeightArgs {
+        weights: p.weights_path(),
+        random_init: false,
+    };
+    let backend = p.backend.clone();
+    // Fail on a bad model, backend or weight file before joining the ROS graph.
+    make_backend(&backend, &model, &weights)?;
+    if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
+        eprintln!("warning: cannot catch Ctrl-C ({e})");
+    }
+    eprintln!(
+        "rtseg node {} on ROS domain {}{}: {} camera(s)",
+        file.node_name,
+        discovery.domain_id,
+        if discovery.localhost_only {
+            " (localhost only)"
+        } else {
+            ""
+        },
+        p.cameras.len()
+    );
+    let factory = || make_backend(&backend, &model, &weights);
+    rtseg::ros::node::run(file, discovery, &factory, &INTERRUPTED)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn format_count(n: usize) -> String {

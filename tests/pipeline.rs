@@ -7,7 +7,7 @@ use std::time::Duration;
 use image::{Rgb, RgbImage};
 use rtseg::backend::{InputBatch, SegmentationBackend};
 use rtseg::pipeline::frame::{FrameError, RawFrame, decode_compressed, decode_raw};
-use rtseg::pipeline::latest::LatestSlot;
+use rtseg::pipeline::latest::LatestSlots;
 use rtseg::pipeline::stats::PipelineStats;
 use rtseg::pipeline::{MaskResolution, ResizePolicy, segment_frame};
 
@@ -225,25 +225,28 @@ fn letterbox_keeps_the_pad_out_of_the_mask() {
 }
 
 #[test]
-fn latest_slot_keeps_only_the_newest_and_counts_drops() {
-    let slot = Arc::new(LatestSlot::default());
+fn latest_slots_keep_only_the_newest_and_count_drops() {
+    let slots = Arc::new(LatestSlots::new(2));
     for i in 0..3 {
-        slot.put(i);
+        slots.put(1, i);
     }
-    assert_eq!(slot.take(Duration::ZERO), Some(2));
-    assert_eq!(slot.dropped(), 2);
-    assert_eq!(slot.take(Duration::from_millis(10)), None);
+    slots.put(0, 10);
+    // Source 1 has waited longest; its newest item comes first.
+    assert_eq!(slots.take(Duration::ZERO), Some((1, 2)));
+    assert_eq!(slots.take(Duration::ZERO), Some((0, 10)));
+    assert_eq!((slots.dropped(0), slots.dropped(1)), (0, 2));
+    assert_eq!(slots.take(Duration::from_millis(10)), None);
     let waiter = {
-        let slot = slot.clone();
-        std::thread::spawn(move || slot.take(Duration::from_secs(30)))
+        let slots = slots.clone();
+        std::thread::spawn(move || slots.take(Duration::from_secs(30)))
     };
-    slot.put(7);
-    assert_eq!(waiter.join().unwrap(), Some(7));
+    slots.put(0, 7);
+    assert_eq!(waiter.join().unwrap(), Some((0, 7)));
     let waiter = {
-        let slot = slot.clone();
-        std::thread::spawn(move || slot.take(Duration::from_secs(30)))
+        let slots = slots.clone();
+        std::thread::spawn(move || slots.take(Duration::from_secs(30)))
     };
-    slot.close();
+    slots.close();
     assert_eq!(waiter.join().unwrap(), None);
 }
 

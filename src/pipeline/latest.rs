@@ -1,66 +1,78 @@
-//! Keep-latest hand-off from a transport callback to an inference worker: a slot that holds
-//! at most one item per source. Putting into a full slot replaces the waiting item and counts
-//! it as dropped, so a slow network never builds a queue and always works on the newest frame.
+//! Keep-latest hand-off from transport callbacks to inference workers: one slot per source
+//! (camera), each holding at most one frame. Putting into a full slot replaces the waiting
+//! frame and counts it as dropped, so a slow network never builds a queue and always works on
+//! the newest frame; workers take from the source that has waited longest.
 
-use std::sync::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub struct LatestSlot<T> {
-    state: Mutex<SlotState<T>>,
+pub struct LatestSlots<T> {
+    state: Mutex<SlotsState<T>>,
     ready: Condvar,
 }
 
-struct SlotState<T> {
-    item: Option<T>,
-    dropped: u64,
+struct SlotsState<T> {
+    items: Vec<Option<T>>,
+    /// Sources holding an item, in the order their item arrived.
+    waiting: VecDeque<usize>,
+    dropped: Vec<u64>,
     closed: bool,
 }
 
-impl<T> Default for LatestSlot<T> {
-    fn default() -> Self {
+impl<T> LatestSlots<T> {
+    pub fn new(sources: usize) -> Self {
         Self {
-            state: Mutex::new(SlotState {
-                item: None,
-                dropped: 0,
+            state: Mutex::new(SlotsState {
+                items: (0..sources).map(|_| None).collect(),
+                waiting: VecDeque::with_capacity(sources),
+                dropped: vec![0; sources],
                 closed: false,
             }),
             ready: Condvar::new(),
         }
     }
-}
 
-impl<T> LatestSlot<T> {
-    /// Stores `item`, replacing (and counting as dropped) any item not yet taken.
-    pub fn put(&self, item: T) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.item.replace(item).is_some() {
-            state.dropped += 1;
+    fn lock(&self) -> MutexGuard<'_, SlotsState<T>> {
+        // A worker that panicked mid-update cannot leave this state inconsistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores `item` for `source`, replacing (and counting as dropped) one not yet taken.
+    pub fn put(&self, source: usize, item: T) {
+        let mut state = self.lock();
+        if state.items[source].replace(item).is_some() {
+            state.dropped[source] += 1;
+        } else {
+            state.waiting.push_back(source);
         }
         self.ready.notify_one();
     }
 
-    /// Takes the waiting item, blocking up to `timeout`; `None` on timeout or once closed.
-    pub fn take(&self, timeout: Duration) -> Option<T> {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+    /// Takes the item that has waited longest, blocking up to `timeout`; `None` on timeout
+    /// or once closed.
+    pub fn take(&self, timeout: Duration) -> Option<(usize, T)> {
+        let state = self.lock();
         let (mut state, _) = self
             .ready
-            .wait_timeout_while(state, timeout, |s| s.item.is_none() && !s.closed)
+            .wait_timeout_while(state, timeout, |s| s.waiting.is_empty() && !s.closed)
             .unwrap_or_else(|e| e.into_inner());
-        state.item.take()
+        let source = state.waiting.pop_front()?;
+        state.items[source].take().map(|item| (source, item))
     }
 
-    /// Items replaced before a worker took them.
-    pub fn dropped(&self) -> u64 {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).dropped
+    /// Items of `source` replaced before a worker took them.
+    pub fn dropped(&self, source: usize) -> u64 {
+        self.lock().dropped[source]
     }
 
     /// Wakes every waiting worker; later `take`s return what is left, then `None`.
     pub fn close(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.lock().closed = true;
         self.ready.notify_all();
     }
 
     pub fn is_closed(&self) -> bool {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed
+        self.lock().closed
     }
 }

@@ -1,0 +1,571 @@
+//! `rtseg node`: the thin ROS 2 shell around [`crate::pipeline`]. DDS callbacks only hand
+//! frames to keep-latest slots; worker threads decode, segment and publish; the main loop
+//! publishes diagnostics at 1 Hz and tracks who listens to the colour mask.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use image::{GrayImage, RgbImage};
+use ros2_client::dds::rustdds::DomainParticipantBuilder;
+use ros2_client::qos::{Durability, History, WhenFull};
+use ros2_client::{
+    Context, MessageTypeName, Name, Node, NodeName, NodeOptions, Publisher, QosProfile,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::msgs::{
+    CameraInfo, CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue,
+    LabelInfo, Time, VisionClass,
+};
+use super::params::{NodeParams, ParamsFile, QosPreset};
+use crate::backend::SegmentationBackend;
+use crate::infer::color_overlay;
+use crate::pipeline::frame::{RawFrame, decode_compressed, decode_raw};
+use crate::pipeline::latest::LatestSlots;
+use crate::pipeline::stats::PipelineStats;
+use crate::pipeline::{MaskResolution, segment_frame};
+
+/// How the node reaches the network, from the standard ROS 2 environment variables.
+pub struct Discovery {
+    pub domain_id: u16,
+    pub localhost_only: bool,
+}
+
+impl Discovery {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let domain_id = match std::env::var("ROS_DOMAIN_ID") {
+            Ok(v) if !v.trim().is_empty() => v
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|&d| d <= 232)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("ROS_DOMAIN_ID={v:?} is not a domain id (0..=232)")
+                })?,
+            _ => 0,
+        };
+        let range = std::env::var("ROS_AUTOMATIC_DISCOVERY_RANGE").unwrap_or_default();
+        let legacy = std::env::var("ROS_LOCALHOST_ONLY").is_ok_and(|v| v == "1");
+        Ok(Self {
+            domain_id,
+            localhost_only: range.eq_ignore_ascii_case("LOCALHOST") || legacy,
+        })
+    }
+}
+
+fn qos(preset: QosPreset) -> QosProfile {
+    match preset {
+        QosPreset::SensorData => {
+            QosProfile::subscription_default().history(History::KeepLast { depth: 5 })
+        }
+        QosPreset::Default => QosProfile::publisher_default()
+            .reliability_reliable(WhenFull::DEFAULT)
+            .history(History::KeepLast { depth: 10 }),
+    }
+}
+
+/// A frame as it arrived, waiting for a worker.
+enum Arrival {
+    Raw(Image),
+    Compressed(CompressedImage),
+}
+
+struct Pending {
+    frame: Arrival,
+    received: Instant,
+}
+
+/// Everything one camera publishes, and what the workers need to know about it.
+struct CameraOutputs {
+    name: String,
+    mask: Publisher<Image>,
+    color_mask: Publisher<Image>,
+    mask_compressed: Publisher<CompressedImage>,
+    mask_camera_info: Publisher<CameraInfo>,
+    /// Someone subscribes to `color_mask` (refreshed by the main loop).
+    color_wanted: AtomicBool,
+    camera_info: Mutex<Option<CameraInfo>>,
+    stats: Mutex<PipelineStats>,
+    warnings: Mutex<Throttle>,
+}
+
+/// Logs a warning at most once per period per camera, counting what it held back.
+struct Throttle {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl Throttle {
+    const PERIOD: Duration = Duration::from_secs(5);
+
+    fn warn(&mut self, camera: &str, message: &str) {
+        if self.last.is_some_and(|t| t.elapsed() < Self::PERIOD) {
+            self.suppressed += 1;
+            return;
+        }
+        let held = std::mem::take(&mut self.suppressed);
+        let more = if held > 0 {
+            format!(" ({held} similar warnings suppressed)")
+        } else {
+            String::new()
+        };
+        eprintln!("warning: {camera}: dropped a frame: {message}{more}");
+        self.last = Some(Instant::now());
+    }
+}
+
+fn create_publisher<M: Serialize>(
+    node: &mut Node,
+    topic: &str,
+    type_name: (&str, &str),
+    qos: &QosProfile,
+) -> anyhow::Result<Publisher<M>> {
+    let name = Name::parse(topic).map_err(|e| anyhow::anyhow!("topic {topic:?}: {e:?}"))?;
+    let topic = node
+        .create_topic(&name, MessageTypeName::new(type_name.0, type_name.1), qos)
+        .map_err(|e| anyhow::anyhow!("topic {topic}: {e:?}"))?;
+    node.create_publisher(&topic, None)
+        .map_err(|e| anyhow::anyhow!("publisher: {e:?}"))
+}
+
+fn create_subscription<M: DeserializeOwned + 'static>(
+    node: &mut Node,
+    topic: &str,
+    type_name: (&str, &str),
+    qos: &QosProfile,
+) -> anyhow::Result<ros2_client::Subscription<M>> {
+    let name = Name::parse(topic).map_err(|e| anyhow::anyhow!("topic {topic:?}: {e:?}"))?;
+    let topic = node
+        .create_topic(&name, MessageTypeName::new(type_name.0, type_name.1), qos)
+        .map_err(|e| anyhow::anyhow!("topic {topic}: {e:?}"))?;
+    node.create_subscription(&topic, None)
+        .map_err(|e| anyhow::anyhow!("subscription: {e:?}"))
+}
+
+const IMAGE: (&str, &str) = ("sensor_msgs", "Image");
+const COMPRESSED: (&str, &str) = ("sensor_msgs", "CompressedImage");
+const CAMERA_INFO: (&str, &str) = ("sensor_msgs", "CameraInfo");
+
+/// The format string compressed_image_transport writes for a PNG-compressed mono8 image.
+pub const MASK_PNG_FORMAT: &str = "mono8; png compressed ";
+
+/// Builds a backend for one worker thread.
+pub type BackendFactory<'a> = dyn Fn() -> anyhow::Result<Box<dyn SegmentationBackend>> + Sync + 'a;
+
+/// Runs the node until `stop` is set.
+pub fn run(
+    file: ParamsFile,
+    discovery: Discovery,
+    make_backend: &BackendFactory<'_>,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let ParamsFile { node_name, params } = file;
+    let mut builder = DomainParticipantBuilder::new(discovery.domain_id);
+    if discovery.localhost_only {
+        builder = builder.with_only_networks([std::net::Ipv4Addr::LOCALHOST]);
+    }
+    let participant = builder.build().map_err(|e| {
+        anyhow::anyhow!("cannot start DDS on domain {}: {e:?}", discovery.domain_id)
+    })?;
+    let context = Context::from_domain_participant(participant)
+        .map_err(|e| anyhow::anyhow!("cannot create the ROS context: {e:?}"))?;
+    let mut node = context
+        .new_node(
+            NodeName::new("/", &node_name)
+                .map_err(|e| anyhow::anyhow!("node name {node_name:?}: {e:?}"))?,
+            NodeOptions::new().enable_rosout(true),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot create node {node_name}: {e:?}"))?;
+    let executor = smol::Executor::new();
+    let spinner = node
+        .spinner()
+        .map_err(|e| anyhow::anyhow!("spinner: {e:?}"))?;
+    executor.spawn(spinner.spin()).detach();
+
+    let (in_qos, out_qos) = (qos(params.input_qos), qos(params.output_qos));
+    let latched = QosProfile::publisher_default()
+        .reliability_reliable(WhenFull::DEFAULT)
+        .durability(Durability::TransientLocal)
+        .history(History::KeepLast { depth: 1 });
+    let slots = Arc::new(LatestSlots::<Pending>::new(params.cameras.len()));
+    let mut outputs = Vec::new();
+    for (index, camera) in params.cameras.iter().enumerate() {
+        let out = format!("{camera}/{}", params.output_namespace);
+        outputs.push(Arc::new(CameraOutputs {
+            name: camera.clone(),
+            mask: create_publisher(&mut node, &format!("{out}/mask"), IMAGE, &out_qos)?,
+            color_mask: create_publisher(&mut node, &format!("{out}/color_mask"), IMAGE, &out_qos)?,
+            mask_compressed: create_publisher(
+                &mut node,
+                &format!("{out}/mask/compressed"),
+                COMPRESSED,
+                &out_qos,
+            )?,
+            mask_camera_info: create_publisher(
+                &mut node,
+                &format!("{out}/mask/camera_info"),
+                CAMERA_INFO,
+                &out_qos,
+            )?,
+            color_wanted: AtomicBool::new(false),
+            camera_info: Mutex::new(None),
+            stats: Mutex::new(PipelineStats::default()),
+            warnings: Mutex::new(Throttle {
+                last: None,
+                suppressed: 0,
+            }),
+        }));
+        let image =
+            create_subscription::<Image>(&mut node, &format!("{camera}/image"), IMAGE, &in_qos)?;
+        let compressed = create_subscription::<CompressedImage>(
+            &mut node,
+            &format!("{camera}/image/compressed"),
+            COMPRESSED,
+            &in_qos,
+        )?;
+        let info = create_subscription::<CameraInfo>(
+            &mut node,
+            &format!("{camera}/camera_info"),
+            CAMERA_INFO,
+            &in_qos,
+        )?;
+        let (s, o) = (slots.clone(), outputs[index].clone());
+        executor
+            .spawn(async move {
+                let stream = image.async_stream();
+                futures::pin_mut!(stream);
+                while let Some(msg) = stream.next().await {
+                    if let Ok((msg, _)) = msg {
+                        o.stats
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .frame_received();
+                        s.put(
+                            index,
+                            Pending {
+                                frame: Arrival::Raw(msg),
+                                received: Instant::now(),
+                            },
+                        );
+                    }
+                }
+            })
+            .detach();
+        let (s, o) = (slots.clone(), outputs[index].clone());
+        executor
+            .spawn(async move {
+                let stream = compressed.async_stream();
+                futures::pin_mut!(stream);
+                while let Some(msg) = stream.next().await {
+                    if let Ok((msg, _)) = msg {
+                        o.stats
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .frame_received();
+                        s.put(
+                            index,
+                            Pending {
+                                frame: Arrival::Compressed(msg),
+                                received: Instant::now(),
+                            },
+                        );
+                    }
+                }
+            })
+            .detach();
+        let o = outputs[index].clone();
+        executor
+            .spawn(async move {
+                let stream = info.async_stream();
+                futures::pin_mut!(stream);
+                while let Some(msg) = stream.next().await {
+                    if let Ok((msg, _)) = msg {
+                        match msg.validate() {
+                            Ok(()) => {
+                                *o.camera_info.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg)
+                            }
+                            Err(e) => {
+                                o.stats
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .frame_malformed();
+                                o.warnings
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .warn(&o.name, &e);
+                            }
+                        }
+                    }
+                }
+            })
+            .detach();
+    }
+    let label_info: Publisher<LabelInfo> = create_publisher(
+        &mut node,
+        &format!("/{}/label_info", node_name),
+        ("vision_msgs", "LabelInfo"),
+        &latched,
+    )?;
+    if params.publish.label_info {
+        let class_map = params
+            .dataset
+            .class_names()
+            .iter()
+            .enumerate()
+            .map(|(i, name)| VisionClass {
+                class_id: i as u16,
+                class_name: name.to_string(),
+            })
+            .collect();
+        label_info
+            .publish(LabelInfo {
+                header: Header::default(),
+                class_map,
+                threshold: 0.0,
+            })
+            .map_err(|e| anyhow::anyhow!("label_info: {e:?}"))?;
+    }
+    let diagnostics: Publisher<DiagnosticArray> = create_publisher(
+        &mut node,
+        "/diagnostics",
+        ("diagnostic_msgs", "DiagnosticArray"),
+        &qos(QosPreset::Default),
+    )?;
+
+    let backend_name = params.backend.clone();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let mut workers = Vec::new();
+        for _ in 0..params.workers {
+            let (slots, outputs, params) = (slots.clone(), outputs.clone(), &params);
+            workers.push(scope.spawn(move || -> anyhow::Result<()> {
+                let backend = make_backend()?;
+                loop {
+                    match slots.take(Duration::from_millis(200)) {
+                        Some((camera, pending)) => {
+                            process(backend.as_ref(), params, &outputs[camera], pending)
+                        }
+                        None if slots.is_closed() => break,
+                        None => {}
+                    }
+                }
+                Ok(())
+            }));
+        }
+        let main = smol::block_on(executor.run(async {
+            let mut next = Instant::now();
+            while !stop.load(Ordering::SeqCst) && !workers.iter().any(|w| w.is_finished()) {
+                if Instant::now() >= next {
+                    next += Duration::from_secs(1);
+                    for o in &outputs {
+                        let topic = format!("{}/{}/color_mask", o.name, params.output_namespace);
+                        let wanted =
+                            params.publish.color_mask && node.subscription_count(&topic) > 0;
+                        o.color_wanted.store(wanted, Ordering::SeqCst);
+                    }
+                    if params.publish.diagnostics {
+                        let array = diagnostics_message(
+                            &params,
+                            &node_name,
+                            &backend_name,
+                            &outputs,
+                            &slots,
+                        );
+                        let _ = diagnostics.publish(array);
+                    }
+                }
+                smol::Timer::after(Duration::from_millis(50)).await;
+            }
+            Ok::<(), anyhow::Error>(())
+        }));
+        slots.close();
+        for worker in workers {
+            worker
+                .join()
+                .map_err(|_| anyhow::anyhow!("an inference worker panicked"))??;
+        }
+        main
+    })
+}
+
+/// Decodes, segments and publishes one frame; a malformed frame is counted and warned about
+/// (throttled) and the worker moves on.
+fn process(
+    backend: &dyn SegmentationBackend,
+    params: &NodeParams,
+    out: &CameraOutputs,
+    pending: Pending,
+) {
+    let (header, decoded) = match &pending.frame {
+        Arrival::Raw(m) => (
+            m.header.clone(),
+            decode_raw(&RawFrame {
+                width: m.width,
+                height: m.height,
+                encoding: &m.encoding,
+                is_bigendian: m.is_bigendian != 0,
+                step: m.step,
+                data: &m.data,
+            })
+            .map_err(|e| e.to_string()),
+        ),
+        Arrival::Compressed(m) => (
+            m.header.clone(),
+            decode_compressed(&m.data).map_err(|e| e.to_string()),
+        ),
+    };
+    let segmented = decoded.and_then(|image| {
+        segment_frame(
+            backend,
+            &image,
+            params.network_size(),
+            params.resize_policy,
+            params.mask_resolution,
+        )
+        .map(|s| (image, s))
+        .map_err(|e| format!("{e:#}"))
+    });
+    let (image, seg) = match segmented {
+        Ok(ok) => ok,
+        Err(message) => {
+            out.stats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .frame_malformed();
+            out.warnings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .warn(&out.name, &message);
+            return;
+        }
+    };
+    let mask = seg.mask;
+    if params.publish.mask {
+        let _ = out.mask.publish(mono8(&header, &mask));
+    }
+    if params.publish.mask_compressed {
+        let mut png = Vec::new();
+        let encoded = mask.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
+        if encoded.is_ok() {
+            let _ = out.mask_compressed.publish(CompressedImage {
+                header: header.clone(),
+                format: MASK_PNG_FORMAT.into(),
+                data: png,
+            });
+        }
+    }
+    if params.mask_resolution == MaskResolution::Network {
+        let info = out
+            .camera_info
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(info) = info {
+            let mut scaled = info.scaled(seg.scale_x, seg.scale_y, mask.width(), mask.height());
+            scaled.header = header.clone();
+            let _ = out.mask_camera_info.publish(scaled);
+        }
+    }
+    if out.color_wanted.load(Ordering::SeqCst) {
+        let base = if image.dimensions() == mask.dimensions() {
+            image
+        } else {
+            image::imageops::resize(
+                &image,
+                mask.width(),
+                mask.height(),
+                image::imageops::FilterType::Triangle,
+            )
+        };
+        let _ = out.color_mask.publish(rgb8(
+            &header,
+            &color_overlay(&base, &mask, params.dataset, 0.5),
+        ));
+    }
+    let latency = pending.received.elapsed().as_secs_f64() * 1e3;
+    out.stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .mask_published(latency);
+}
+
+fn mono8(header: &Header, mask: &GrayImage) -> Image {
+    Image {
+        header: header.clone(),
+        height: mask.height(),
+        width: mask.width(),
+        encoding: "mono8".into(),
+        is_bigendian: 0,
+        step: mask.width(),
+        data: mask.as_raw().clone(),
+    }
+}
+
+fn rgb8(header: &Header, image: &RgbImage) -> Image {
+    Image {
+        header: header.clone(),
+        height: image.height(),
+        width: image.width(),
+        encoding: "rgb8".into(),
+        is_bigendian: 0,
+        step: 3 * image.width(),
+        data: image.as_raw().clone(),
+    }
+}
+
+fn now() -> Time {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Time {
+        sec: since.as_secs() as i32,
+        nanosec: since.subsec_nanos(),
+    }
+}
+
+/// One status per camera: rates, latency percentiles, drop and malformed counts.
+fn diagnostics_message(
+    params: &NodeParams,
+    node_name: &str,
+    backend: &str,
+    outputs: &[Arc<CameraOutputs>],
+    slots: &LatestSlots<Pending>,
+) -> DiagnosticArray {
+    let status = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let r = o.stats.lock().unwrap_or_else(|e| e.into_inner()).report();
+            let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
+            let kv = |key: &str, value: String| KeyValue {
+                key: key.into(),
+                value,
+            };
+            DiagnosticStatus {
+                level: 0,
+                name: format!("{node_name}: {}", o.name),
+                message: format!("{:.1} Hz in, {:.1} Hz out", r.input_hz, r.output_hz),
+                hardware_id: node_name.to_string(),
+                values: vec![
+                    kv("input_rate_hz", format!("{:.2}", r.input_hz)),
+                    kv("output_rate_hz", format!("{:.2}", r.output_hz)),
+                    kv("latency_p50_ms", ms(r.latency_p50_ms)),
+                    kv("latency_p99_ms", ms(r.latency_p99_ms)),
+                    kv("dropped", slots.dropped(i).to_string()),
+                    kv("malformed", r.malformed.to_string()),
+                    kv("backend", backend.to_string()),
+                    kv("model", params.model.clone()),
+                ],
+            }
+        })
+        .collect();
+    DiagnosticArray {
+        header: Header {
+            stamp: now(),
+            frame_id: String::new(),
+        },
+        status,
+    }
+}

@@ -1,0 +1,155 @@
+//! The node's parameters, read from a ROS 2 parameter file (`<node>: ros__parameters: …`) —
+//! the file `ros2 launch` passes — so one YAML serves both `rtseg node` and the launch files.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::datasets::Dataset;
+use crate::pipeline::{MaskResolution, ResizePolicy};
+
+/// Reliability/durability of a topic, by the names of rclpy's presets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QosPreset {
+    /// Best effort, volatile, keep last 5 (`qos_profile_sensor_data`).
+    SensorData,
+    /// Reliable, volatile, keep last 10 (rclpy's default).
+    Default,
+}
+
+/// Which outputs to publish.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outputs {
+    pub mask: bool,
+    /// Computed only while someone subscribes.
+    pub color_mask: bool,
+    pub mask_compressed: bool,
+    pub label_info: bool,
+    pub diagnostics: bool,
+}
+
+impl Default for Outputs {
+    fn default() -> Self {
+        Self {
+            mask: true,
+            color_mask: true,
+            mask_compressed: true,
+            label_info: true,
+            diagnostics: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeParams {
+    pub model: String,
+    pub dataset: Dataset,
+    /// Weight file; empty = the shipped `weights/<model>_<dataset>.bpk`.
+    #[serde(default)]
+    pub weights: String,
+    #[serde(default = "burn")]
+    pub backend: String,
+    /// Camera namespaces; each provides `image`, `image/compressed` and `camera_info`.
+    pub cameras: Vec<String>,
+    /// Outputs go to `<camera>/<output_namespace>/…`.
+    pub output_namespace: String,
+    /// Network input `[height, width]`; `[0, 0]` runs at each frame's own size.
+    #[serde(default)]
+    pub network_size: [u32; 2],
+    #[serde(default)]
+    pub resize_policy: ResizePolicy,
+    #[serde(default)]
+    pub mask_resolution: MaskResolution,
+    pub input_qos: QosPreset,
+    pub output_qos: QosPreset,
+    #[serde(default)]
+    pub publish: Outputs,
+    /// Inference threads shared by all cameras.
+    #[serde(default = "one")]
+    pub workers: usize,
+}
+
+fn burn() -> String {
+    "burn".into()
+}
+fn one() -> usize {
+    1
+}
+
+/// The node name and its parameters.
+pub struct ParamsFile {
+    pub node_name: String,
+    pub params: NodeParams,
+}
+
+impl NodeParams {
+    pub fn network_size(&self) -> Option<(u32, u32)> {
+        let [h, w] = self.network_size;
+        (h > 0 && w > 0).then_some((h, w))
+    }
+
+    pub fn weights_path(&self) -> Option<PathBuf> {
+        (!self.weights.is_empty()).then(|| PathBuf::from(&self.weights))
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.cameras.is_empty() {
+            return Err("cameras: list at least one camera namespace".into());
+        }
+        if let Some(bad) = self.cameras.iter().find(|c| !c.starts_with('/')) {
+            return Err(format!(
+                "cameras: {bad:?} must be an absolute namespace (start with /)"
+            ));
+        }
+        if self.output_namespace.is_empty() || self.output_namespace.starts_with('/') {
+            return Err("output_namespace must be a relative name such as `segmentation`".into());
+        }
+        if !(1..=64).contains(&self.workers) {
+            return Err(format!("workers {} must be 1..=64", self.workers));
+        }
+        let [h, w] = self.network_size;
+        if (h == 0) != (w == 0)
+            || (h > 0 && !(crate::infer::side_in_range(h) && crate::infer::side_in_range(w)))
+        {
+            return Err(format!(
+                "network_size {:?}: [0, 0] or both sides 64..=8192",
+                self.network_size
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads `<node>: ros__parameters:` from a ROS 2 parameter file (the first node in it).
+pub fn load(path: &Path) -> anyhow::Result<ParamsFile> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read parameter file {}: {e}", path.display()))?;
+    let root: serde_yaml::Mapping = serde_yaml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not valid YAML: {e}", path.display()))?;
+    let (name, node) = root
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{}: empty parameter file", path.display()))?;
+    let node_name = name
+        .as_str()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: the top-level key must be the node name",
+                path.display()
+            )
+        })?
+        .trim_start_matches('/')
+        .to_string();
+    let params = node.get("ros__parameters").cloned().ok_or_else(|| {
+        anyhow::anyhow!("{}: `{node_name}` has no `ros__parameters`", path.display())
+    })?;
+    let params: NodeParams =
+        serde_yaml::from_value(params).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    params
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(ParamsFile { node_name, params })
+}

@@ -1,0 +1,122 @@
+"""A real ROS 2 peer (rclpy, Jazzy wheels from PyPI) for rtseg's node tests.
+
+    peer.py send PLAN.json OUT.json
+
+PLAN lists frames to publish, one at a time, on <camera>/image or <camera>/image/compressed;
+after each good frame the peer waits for the node's mask with the same stamp. It subscribes
+to mask, color_mask and mask/compressed (reliable) and to /diagnostics, and records what it
+receives (raw bytes written next to OUT.json) plus the ROS graph as it sees it.
+Discovery stays on loopback: run with ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST.
+"""
+import json
+import os
+import sys
+import time
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+
+def main():
+    plan = json.load(open(sys.argv[1]))
+    out_path = sys.argv[2]
+    out_dir = os.path.dirname(out_path)
+    rclpy.init()
+    node = rclpy.create_node("rtseg_test_peer")
+    cam, outs = plan["camera"], plan["camera"] + "/" + plan["output_namespace"]
+    received = {"mask": {}, "color_mask": {}, "mask_compressed": {}}
+    diagnostics = []
+
+    def keep(kind):
+        def cb(msg):
+            key = f"{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
+            received[kind][key] = msg
+        return cb
+
+    reliable = QoSProfile(depth=10)
+    node.create_subscription(Image, outs + "/mask", keep("mask"), reliable)
+    node.create_subscription(Image, outs + "/color_mask", keep("color_mask"), reliable)
+    node.create_subscription(CompressedImage, outs + "/mask/compressed", keep("mask_compressed"), reliable)
+    node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
+    pub_qos = qos_profile_sensor_data if plan.get("sensor_qos", True) else reliable
+    raw_pub = node.create_publisher(Image, cam + "/image", pub_qos)
+    compressed_pub = node.create_publisher(CompressedImage, cam + "/image/compressed", pub_qos)
+    info_pub = node.create_publisher(CameraInfo, cam + "/camera_info", pub_qos)
+
+    def spin_until(pred, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.05)
+            if pred():
+                return True
+        return False
+
+    # Wait for the node to match our publisher and our mask subscription.
+    matched = spin_until(
+        lambda: raw_pub.get_subscription_count() > 0
+        and compressed_pub.get_subscription_count() > 0
+        and node.count_publishers(outs + "/mask") > 0,
+        plan.get("discovery_timeout", 30),
+    )
+    results = {"matched": matched, "frames": []}
+    if plan.get("zero_camera_info"):
+        info = CameraInfo()  # all zeros: no usable intrinsics
+        info.header.frame_id = "camera_optical"
+        info_pub.publish(info)
+        spin_until(lambda: False, 0.5)
+    for i, frame in enumerate(plan["frames"]):
+        stamp_sec, stamp_nsec = 1_700_000_000 + i, 123_456_789
+        key = f"{stamp_sec}.{stamp_nsec:09d}"
+        data = open(frame["data_file"], "rb").read()
+        if frame["kind"] == "raw":
+            msg = Image()
+            msg.height, msg.width = frame["height"], frame["width"]
+            msg.encoding, msg.step, msg.is_bigendian = frame["encoding"], frame["step"], 0
+            msg.data = data
+        else:
+            msg = CompressedImage()
+            msg.format = frame["format"]
+            msg.data = data
+        msg.header.stamp.sec, msg.header.stamp.nanosec = stamp_sec, stamp_nsec
+        msg.header.frame_id = "camera_optical"
+        sent = time.monotonic()
+        (raw_pub if frame["kind"] == "raw" else compressed_pub).publish(msg)
+        want = ["mask"] + (["mask_compressed"] if frame.get("expect_compressed", True) else [])
+        if frame.get("expect_color"):
+            want.append("color_mask")
+        if frame.get("expect_mask", True):
+            got = spin_until(lambda: all(key in received[k] for k in want), plan.get("frame_timeout", 60))
+        else:
+            # A malformed frame: nothing may come back for it.
+            spin_until(lambda: False, plan.get("quiet_period", 2.0))
+            got = key in received["mask"]
+        entry = {"stamp": key, "received": got, "latency_s": time.monotonic() - sent}
+        for kind in ["mask", "color_mask", "mask_compressed"]:
+            m = received[kind].get(key)
+            if m is None:
+                continue
+            blob = os.path.join(out_dir, f"frame{i}_{kind}.bin")
+            open(blob, "wb").write(bytes(m.data))
+            entry[kind] = {"file": blob, "frame_id": m.header.frame_id}
+            if kind == "mask_compressed":
+                entry[kind]["format"] = m.format
+            else:
+                entry[kind].update(height=m.height, width=m.width, encoding=m.encoding, step=m.step)
+        results["frames"].append(entry)
+    spin_until(lambda: len(diagnostics) > 0 and any(
+        kv.key == "malformed" for s in diagnostics[-1].status for kv in s.values), 5)
+    if diagnostics:
+        last = diagnostics[-1]
+        results["diagnostics"] = [
+            {"name": s.name, "values": {kv.key: kv.value for kv in s.values}} for s in last.status
+        ]
+    results["graph_nodes"] = [name for name, _ in node.get_node_names_and_namespaces()]
+    json.dump(results, open(out_path, "w"), indent=1)
+    node.destroy_node()
+    rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+//! `rtseg node` against a real rclpy stack (ROS 2 Jazzy wheels from PyPI, Fast DDS), all on
+//! loopback: frames in every input form come back as masks equal byte for byte to
+//! `rtseg infer`'s, with stamps and frame ids kept; each kind of malformed frame is dropped,
+//! counted in /diagnostics, and the next good frame is still served.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use image::RgbImage;
+
+mod common;
+use common::{camvid, python_with, rtseg, text};
+
+/// A distinct DDS domain per test, so parallel tests never see each other.
+fn domain(test: &str) -> String {
+    let h = test
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    (100 + h % 100).to_string()
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    python: PathBuf,
+    weights: PathBuf,
+    frame: PathBuf,
+}
+
+fn setup() -> Option<Setup> {
+    let python = python_with("rclpy")?;
+    let camvid = camvid()?;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let weights = dir.join("w.bpk");
+    let out = rtseg(&[
+        "weights",
+        "init",
+        "--model",
+        "msnet-m",
+        weights.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    Some(Setup {
+        _tmp: tmp,
+        dir,
+        python,
+        weights,
+        frame: camvid.join("val/0016E5_07959.png"),
+    })
+}
+
+impl Setup {
+    fn params(&self, name: &str) -> PathBuf {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("launch/rtseg.params.yaml"),
+        )
+        .unwrap()
+        .replace(
+            "weights: \"\"",
+            &format!("weights: \"{}\"", self.weights.display()),
+        )
+        .replace("cameras: [\"/camera\"]", "cameras: [\"/cam_test\"]");
+        let path = self.dir.join(format!("{name}.params.yaml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn node(&self, test: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_rtseg"))
+            .args(["node", "--params-file", self.params(test).to_str().unwrap()])
+            .env("ROS_DOMAIN_ID", domain(test))
+            .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Runs the rclpy peer with `frames` and returns its report.
+    fn peer(&self, test: &str, plan: serde_json::Value) -> serde_json::Value {
+        let plan_path = self.dir.join(format!("{test}.plan.json"));
+        let out_dir = self.dir.join(test);
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let report = out_dir.join("report.json");
+        std::fs::write(&plan_path, plan.to_string()).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ros/peer.py");
+        let out = Command::new(&self.python)
+            .arg(script)
+            .arg(&plan_path)
+            .arg(&report)
+            .env("ROS_DOMAIN_ID", domain(test))
+            .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "peer failed: {}", text(&out));
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
+    }
+
+    /// Runs node and peer; stops the node and returns the peer's report and the node's log.
+    fn exchange(
+        &self,
+        test: &str,
+        frames: Vec<serde_json::Value>,
+        zero_camera_info: bool,
+    ) -> (serde_json::Value, String) {
+        let mut node = self.node(test);
+        let plan = serde_json::json!({
+            "camera": "/cam_test", "output_namespace": "segmentation",
+            "frames": frames, "zero_camera_info": zero_camera_info,
+        });
+        let report = self.peer(test, plan);
+        let _ = node.kill();
+        let out = node.wait_with_output().unwrap();
+        (report, String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    }
+
+    /// A raw frame: the image in `encoding` with `pad` bytes after each row.
+    fn raw(&self, name: &str, image: &RgbImage, encoding: &str, pad: usize) -> serde_json::Value {
+        let mut data = Vec::new();
+        for row in image.rows() {
+            for p in row {
+                let [r, g, b] = p.0;
+                data.extend(if encoding == "bgr8" {
+                    [b, g, r]
+                } else {
+                    [r, g, b]
+                });
+            }
+            data.extend(std::iter::repeat_n(0x5A, pad));
+        }
+        serde_json::json!({
+            "kind": "raw", "encoding": encoding, "width": image.width(), "height": image.height(),
+            "step": 3 * image.width() + pad as u32, "data_file": self.write(name, &data),
+        })
+    }
+
+    fn compressed(&self, name: &str, bytes: &[u8], format: &str) -> serde_json::Value {
+        serde_json::json!({"kind": "compressed", "format": format, "data_file": self.write(name, bytes)})
+    }
+
+    /// `rtseg infer`'s mask and colour overlay for an image file.
+    fn infer(&self, image: &Path) -> (image::GrayImage, RgbImage) {
+        let out_dir = self.dir.join("infer");
+        let out = rtseg(&[
+            "infer",
+            "--weights",
+            self.weights.to_str().unwrap(),
+            image.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let stem = image.file_stem().unwrap().to_string_lossy();
+        (
+            image::open(out_dir.join(format!("{stem}_mask.png")))
+                .unwrap()
+                .to_luma8(),
+            image::open(out_dir.join(format!("{stem}_color.png")))
+                .unwrap()
+                .to_rgb8(),
+        )
+    }
+}
+
+fn bytes(entry: &serde_json::Value) -> Vec<u8> {
+    std::fs::read(entry["file"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
+    let Some(s) = setup() else { return };
+    let image = image::open(&s.frame).unwrap().to_rgb8();
+    let png = std::fs::read(&s.frame).unwrap();
+    let jpeg_path = s.dir.join("frame.jpg");
+    image.save(&jpeg_path).unwrap();
+    let jpeg = std::fs::read(&jpeg_path).unwrap();
+    let frames = vec![
+        s.raw("rgb8.bin", &image, "rgb8", 0),
+        s.raw("bgr8.bin", &image, "bgr8", 0),
+        s.raw("rgb8_pad.bin", &image, "rgb8", 64),
+        s.raw("bgr8_pad.bin", &image, "bgr8", 7),
+        s.compressed("frame.png", &png, "rgb8; png compressed bgr8"),
+        s.compressed("frame.jpgbin", &jpeg, "rgb8; jpeg compressed bgr8"),
+    ];
+    let mut frames: Vec<_> = frames
+        .into_iter()
+        .map(|mut f| {
+            f["expect_color"] = true.into();
+            f
+        })
+        .collect();
+    frames[0]["expect_color"] = false.into(); // the colour subscription may not be seen yet
+    let (report, log) = s.exchange("forms", frames, false);
+    assert_eq!(
+        report["matched"], true,
+        "peer never matched the node: {log}"
+    );
+    assert!(
+        report["graph_nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "rtseg"),
+        "{report}"
+    );
+    let (png_mask, png_color) = s.infer(&s.frame);
+    let (jpeg_mask, jpeg_color) = s.infer(&jpeg_path);
+    for (i, frame) in report["frames"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(frame["received"], true, "frame {i} got no mask: {log}");
+        let (want_mask, want_color) = if i == 5 {
+            (&jpeg_mask, &jpeg_color)
+        } else {
+            (&png_mask, &png_color)
+        };
+        let mask = &frame["mask"];
+        assert_eq!(
+            (mask["encoding"].as_str(), mask["step"].as_u64()),
+            (Some("mono8"), Some(480))
+        );
+        assert_eq!(mask["frame_id"], "camera_optical");
+        assert!(
+            bytes(mask) == want_mask.as_raw()[..],
+            "frame {i}: mask differs from rtseg infer"
+        );
+        let compressed = &frame["mask_compressed"];
+        assert_eq!(compressed["format"], "mono8; png compressed ");
+        let decoded = image::load_from_memory(&bytes(compressed))
+            .unwrap()
+            .to_luma8();
+        assert!(decoded == *want_mask, "frame {i}: mask/compressed differs");
+        if i > 0 {
+            let color = &frame["color_mask"];
+            assert_eq!(color["encoding"], "rgb8");
+            assert!(
+                bytes(color) == want_color.as_raw()[..],
+                "frame {i}: color_mask differs"
+            );
+        }
+    }
+}
+
+/// Publishes `bad` then a good rgb8 frame; the bad one yields nothing, the good one a mask,
+/// and /diagnostics counts one malformed input.
+fn rejected_then_served(
+    test: &str,
+    bad: impl FnOnce(&Setup) -> Option<serde_json::Value>,
+    zero_camera_info: bool,
+) {
+    let Some(s) = setup() else { return };
+    let image = image::open(&s.frame).unwrap().to_rgb8();
+    let mut frames = Vec::new();
+    if let Some(mut bad) = bad(&s) {
+        bad["expect_mask"] = false.into();
+        frames.push(bad);
+    }
+    frames.push(s.raw("good.bin", &image, "rgb8", 0));
+    let (report, log) = s.exchange(test, frames, zero_camera_info);
+    assert_eq!(report["matched"], true, "{log}");
+    let frames = report["frames"].as_array().unwrap();
+    assert!(
+        frames.iter().rev().skip(1).all(|f| f["received"] == false),
+        "a bad frame produced a mask"
+    );
+    assert_eq!(
+        frames.last().unwrap()["received"],
+        true,
+        "the good frame after it got no mask: {log}"
+    );
+    let status = &report["diagnostics"][0]["values"];
+    assert_eq!(status["malformed"], "1", "{report}");
+    assert!(log.contains("warning: /cam_test: dropped a frame"), "{log}");
+}
+
+fn raw_case(
+    s: &Setup,
+    encoding: &str,
+    width: u32,
+    height: u32,
+    step: u32,
+    len: usize,
+) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "raw", "encoding": encoding, "width": width, "height": height, "step": step,
+        "data_file": s.write(&format!("bad_{encoding}_{width}_{len}.bin"), &vec![7u8; len]),
+    })
+}
+
+#[test]
+fn data_shorter_than_step_times_height_is_dropped() {
+    rejected_then_served(
+        "short_data",
+        |s| Some(raw_case(s, "rgb8", 100, 80, 300, 300 * 80 - 1)),
+        false,
+    );
+}
+
+#[test]
+fn step_smaller_than_a_row_is_dropped() {
+    rejected_then_served(
+        "short_step",
+        |s| Some(raw_case(s, "rgb8", 100, 80, 299, 299 * 80)),
+        false,
+    );
+}
+
+#[test]
+fn unknown_encoding_is_dropped() {
+    rejected_then_served(
+        "encoding",
+        |s| Some(raw_case(s, "bayer_rggb8", 100, 80, 100, 100 * 80)),
+        false,
+    );
+}
+
+#[test]
+fn zero_size_is_dropped() {
+    rejected_then_served(
+        "zero_size",
+        |s| Some(raw_case(s, "rgb8", 0, 80, 0, 0)),
+        false,
+    );
+}
+
+#[test]
+fn huge_size_is_dropped() {
+    rejected_then_served(
+        "huge_size",
+        |s| Some(raw_case(s, "mono8", 9000, 2, 9000, 18000)),
+        false,
+    );
+}
+
+#[test]
+fn corrupt_jpeg_is_dropped() {
+    rejected_then_served(
+        "corrupt_jpeg",
+        |s| {
+            Some({
+                let mut jpeg = Vec::new();
+                RgbImage::new(64, 64)
+                    .write_to(
+                        &mut std::io::Cursor::new(&mut jpeg),
+                        image::ImageFormat::Jpeg,
+                    )
+                    .unwrap();
+                s.compressed(
+                    "bad.jpg",
+                    &jpeg[..jpeg.len() / 3],
+                    "rgb8; jpeg compressed bgr8",
+                )
+            })
+        },
+        false,
+    );
+}
+
+#[test]
+fn corrupt_png_is_dropped() {
+    rejected_then_served(
+        "corrupt_png",
+        |s| {
+            Some({
+                s.compressed(
+                    "bad.png",
+                    b"\x89PNG\r\n\x1a\n garbage",
+                    "rgb8; png compressed bgr8",
+                )
+            })
+        },
+        false,
+    );
+}
+
+#[test]
+fn camera_info_with_zeros_is_dropped() {
+    rejected_then_served("zero_camera_info", |_| None, true);
+}

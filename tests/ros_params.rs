@@ -1,0 +1,56 @@
+//! The node's parameter file: the shipped one parses, mistakes are named.
+
+use std::path::Path;
+
+use rtseg::ros::params::load;
+
+fn load_text(text: &str) -> Result<rtseg::ros::params::ParamsFile, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.yaml");
+    std::fs::write(&path, text).unwrap();
+    load(&path).map_err(|e| e.to_string())
+}
+
+fn shipped() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("launch/rtseg.params.yaml"))
+        .unwrap()
+}
+
+#[test]
+fn shipped_parameters_parse() {
+    let file = load_text(&shipped()).unwrap();
+    assert_eq!(file.node_name, "rtseg");
+    assert_eq!(file.params.cameras, ["/camera"]);
+    assert_eq!(file.params.network_size(), None);
+}
+
+#[test]
+fn parameter_mistakes_are_named() {
+    let cases = [
+        (
+            shipped().replace("[\"/camera\"]", "[\"camera\"]"),
+            "absolute namespace",
+        ),
+        (
+            shipped().replace("[\"/camera\"]", "[]"),
+            "at least one camera",
+        ),
+        (
+            shipped().replace("network_size: [0, 0]", "network_size: [0, 640]"),
+            "network_size",
+        ),
+        (
+            shipped().replace("resize_policy: stretch", "resize_policy: squash"),
+            "squash",
+        ),
+        (shipped().replace("workers: 1", "workers: 0"), "workers 0"),
+        (shipped().replace("    model:", "    modle:"), "modle"),
+        ("rtseg:\n  model: x\n".to_string(), "ros__parameters"),
+    ];
+    for (text, expected) in cases {
+        let err = load_text(&text)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {expected}"));
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+}

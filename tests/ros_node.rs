@@ -51,7 +51,7 @@ fn setup() -> Option<Setup> {
 }
 
 impl Setup {
-    fn params(&self, name: &str) -> PathBuf {
+    fn params(&self, name: &str, cameras: &[&str]) -> PathBuf {
         let text = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("launch/rtseg.params.yaml"),
         )
@@ -60,15 +60,20 @@ impl Setup {
             "weights: \"\"",
             &format!("weights: \"{}\"", self.weights.display()),
         )
-        .replace("cameras: [\"/camera\"]", "cameras: [\"/cam_test\"]");
+        .replace("cameras: [\"/camera\"]", &format!("cameras: {cameras:?}"))
+        .replace("workers: 1", &format!("workers: {}", cameras.len()));
         let path = self.dir.join(format!("{name}.params.yaml"));
         std::fs::write(&path, text).unwrap();
         path
     }
 
-    fn node(&self, test: &str) -> Child {
+    fn node(&self, test: &str, cameras: &[&str]) -> Child {
         Command::new(env!("CARGO_BIN_EXE_rtseg"))
-            .args(["node", "--params-file", self.params(test).to_str().unwrap()])
+            .args([
+                "node",
+                "--params-file",
+                self.params(test, cameras).to_str().unwrap(),
+            ])
             .env("ROS_DOMAIN_ID", domain(test))
             .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
             .stdout(Stdio::null())
@@ -77,10 +82,10 @@ impl Setup {
             .unwrap()
     }
 
-    /// Runs the rclpy peer with `frames` and returns its report.
-    fn peer(&self, test: &str, plan: serde_json::Value) -> serde_json::Value {
-        let plan_path = self.dir.join(format!("{test}.plan.json"));
-        let out_dir = self.dir.join(test);
+    /// Runs an rclpy peer (`tag` names its files) with `plan` and returns its report.
+    fn peer(&self, test: &str, tag: &str, plan: serde_json::Value) -> serde_json::Value {
+        let plan_path = self.dir.join(format!("{test}_{tag}.plan.json"));
+        let out_dir = self.dir.join(format!("{test}_{tag}"));
         std::fs::create_dir_all(&out_dir).unwrap();
         let report = out_dir.join("report.json");
         std::fs::write(&plan_path, plan.to_string()).unwrap();
@@ -104,12 +109,12 @@ impl Setup {
         frames: Vec<serde_json::Value>,
         zero_camera_info: bool,
     ) -> (serde_json::Value, String) {
-        let mut node = self.node(test);
+        let mut node = self.node(test, &["/cam_test"]);
         let plan = serde_json::json!({
             "camera": "/cam_test", "output_namespace": "segmentation",
             "frames": frames, "zero_camera_info": zero_camera_info,
         });
-        let report = self.peer(test, plan);
+        let report = self.peer(test, "peer", plan);
         let _ = node.kill();
         let out = node.wait_with_output().unwrap();
         (report, String::from_utf8_lossy(&out.stderr).into_owned())
@@ -241,6 +246,44 @@ fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
             assert!(
                 bytes(color) == want_color.as_raw()[..],
                 "frame {i}: color_mask differs"
+            );
+        }
+    }
+}
+
+#[test]
+fn one_node_serves_several_cameras() {
+    let Some(s) = setup() else { return };
+    let image = image::open(&s.frame).unwrap().to_rgb8();
+    let cameras = ["/cam_a", "/cam_b"];
+    let mut node = s.node("cameras", &cameras);
+    let reports: Vec<serde_json::Value> = std::thread::scope(|scope| {
+        let peers: Vec<_> = cameras
+            .iter()
+            .map(|&camera| {
+                let frames = vec![
+                    s.raw(&format!("{}_1.bin", &camera[1..]), &image, "rgb8", 0),
+                    s.raw(&format!("{}_2.bin", &camera[1..]), &image, "bgr8", 4),
+                ];
+                let plan = serde_json::json!({
+                    "camera": camera, "output_namespace": "segmentation", "frames": frames,
+                    "peer_name": format!("peer_{}", &camera[1..]),
+                });
+                let s = &s;
+                scope.spawn(move || s.peer("cameras", &camera[1..], plan))
+            })
+            .collect();
+        peers.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+    let _ = node.kill();
+    let log = String::from_utf8_lossy(&node.wait_with_output().unwrap().stderr).into_owned();
+    let (want, _) = s.infer(&s.frame);
+    for (camera, report) in cameras.iter().zip(&reports) {
+        for frame in report["frames"].as_array().unwrap() {
+            assert_eq!(frame["received"], true, "{camera}: no mask: {log}");
+            assert!(
+                bytes(&frame["mask"]) == want.as_raw()[..],
+                "{camera}: mask differs"
             );
         }
     }

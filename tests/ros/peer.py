@@ -24,7 +24,7 @@ def main():
     out_path = sys.argv[2]
     out_dir = os.path.dirname(out_path)
     rclpy.init()
-    node = rclpy.create_node("rtseg_test_peer")
+    node = rclpy.create_node(plan.get("peer_name", "rtseg_test_peer"))
     cam, outs = plan["camera"], plan["camera"] + "/" + plan["output_namespace"]
     received = {"mask": {}, "color_mask": {}, "mask_compressed": {}}
     diagnostics = []

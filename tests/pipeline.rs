@@ -265,5 +265,5 @@ fn stats_report_rates_percentiles_and_counts() {
     );
     assert!(r.input_hz > 0.0 && r.output_hz == r.input_hz);
     let r = stats.report();
-    assert_eq!((r.input_hz, r.malformed), (0.0, 1));
+    assert_eq!((r.input_hz, r.malformed, r.total_published), (0.0, 1, 100));
 }

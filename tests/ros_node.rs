@@ -425,3 +425,85 @@ fn corrupt_png_is_dropped() {
 fn camera_info_with_zeros_is_dropped() {
     rejected_then_served("zero_camera_info", |_| None, true);
 }
+
+/// Streams 150 mono8 1280×720 frames at 30 Hz into a node that runs the network at 64×112
+/// and publishes masks at the frame's 1280×720; returns the stream peer's report.
+fn stream_large_masks(
+    test: &str,
+    topic: &str,
+    consumer_profile: Option<&Path>,
+) -> Option<serde_json::Value> {
+    let s = setup()?;
+    let params = std::fs::read_to_string(s.params(test, &["/cam_big"]))
+        .unwrap()
+        .replace("network_size: [0, 0]", "network_size: [64, 112]");
+    let params_path = s.dir.join("large.params.yaml");
+    std::fs::write(&params_path, params).unwrap();
+    let mut node = Command::new(env!("CARGO_BIN_EXE_rtseg"))
+        .args(["node", "--params-file", params_path.to_str().unwrap()])
+        .env("ROS_DOMAIN_ID", domain(test))
+        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let plan = serde_json::json!({
+        "camera": "/cam_big", "output_namespace": "segmentation", "topic": topic,
+        "frames": 150, "rate_hz": 30, "width": 1280, "height": 720,
+    });
+    let (plan_path, report) = (s.dir.join("stream.json"), s.dir.join("stream_report.json"));
+    std::fs::write(&plan_path, plan.to_string()).unwrap();
+    let mut peer = Command::new(&s.python);
+    peer.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ros/stream.py"))
+        .arg(&plan_path)
+        .arg(&report)
+        .env("ROS_DOMAIN_ID", domain(test))
+        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+    if let Some(profile) = consumer_profile {
+        peer.env("FASTRTPS_DEFAULT_PROFILES_FILE", profile);
+    }
+    let out = peer.output().unwrap();
+    let _ = node.kill();
+    let log = String::from_utf8_lossy(&node.wait_with_output().unwrap().stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "stream peer failed: {} {log}",
+        text(&out)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    eprintln!("{test}: {report}");
+    Some(report)
+}
+
+fn assert_delivered(report: &serde_json::Value) {
+    let published = report["published"]
+        .as_u64()
+        .expect("node reported its published count");
+    let received = report["received"].as_u64().unwrap();
+    assert!(
+        published >= 30,
+        "the node published only {published} masks: {report}"
+    );
+    assert!(
+        received as f64 >= 0.99 * published as f64,
+        "delivered {received} of {published} masks: {report}"
+    );
+}
+
+#[test]
+fn large_masks_arrive_compressed_with_default_settings() {
+    let Some(report) = stream_large_masks("large_compressed", "mask/compressed", None) else {
+        return;
+    };
+    assert_delivered(&report);
+}
+
+#[test]
+fn large_raw_masks_arrive_with_the_shipped_consumer_profile() {
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("launch/fastdds_large_frames.xml");
+    let Some(report) = stream_large_masks("large_raw", "mask", Some(&profile)) else {
+        return;
+    };
+    assert_delivered(&report);
+}

@@ -13,7 +13,8 @@ pub struct PipelineStats {
     received: u64,
     published: u64,
     latencies_ms: VecDeque<f64>,
-    pub malformed: u64,
+    malformed: u64,
+    total_published: u64,
 }
 
 /// One diagnostics period.
@@ -24,6 +25,8 @@ pub struct StatsReport {
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
     pub malformed: u64,
+    /// Masks published since the start.
+    pub total_published: u64,
 }
 
 impl Default for PipelineStats {
@@ -34,6 +37,7 @@ impl Default for PipelineStats {
             published: 0,
             latencies_ms: VecDeque::with_capacity(WINDOW),
             malformed: 0,
+            total_published: 0,
         }
     }
 }
@@ -50,6 +54,7 @@ impl PipelineStats {
     /// A mask went out `latency_ms` after its frame arrived.
     pub fn mask_published(&mut self, latency_ms: f64) {
         self.published += 1;
+        self.total_published += 1;
         if self.latencies_ms.len() == WINDOW {
             self.latencies_ms.pop_front();
         }
@@ -68,6 +73,7 @@ impl PipelineStats {
             latency_p50_ms: pct(50.0),
             latency_p99_ms: pct(99.0),
             malformed: self.malformed,
+            total_published: self.total_published,
         };
         self.since = Instant::now();
         self.received = 0;

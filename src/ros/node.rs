@@ -555,6 +555,7 @@ fn diagnostics_message(
                     kv("latency_p99_ms", ms(r.latency_p99_ms)),
                     kv("dropped", slots.dropped(i).to_string()),
                     kv("malformed", r.malformed.to_string()),
+                    kv("published", r.total_published.to_string()),
                     kv("backend", backend.to_string()),
                     kv("model", params.model.clone()),
                 ],

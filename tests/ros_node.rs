@@ -11,12 +11,29 @@ use image::RgbImage;
 mod common;
 use common::{camvid, python_with, rtseg, text};
 
-/// A distinct DDS domain per test, so parallel tests never see each other.
+/// Every test of this file, by the name it passes around; its index picks its DDS domain.
+const TESTS: [&str; 12] = [
+    "forms",
+    "cameras",
+    "short_data",
+    "short_step",
+    "encoding",
+    "zero_size",
+    "huge_size",
+    "corrupt_jpeg",
+    "corrupt_png",
+    "zero_camera_info",
+    "large_compressed",
+    "large_raw",
+];
+
+/// A distinct DDS domain per test (100..112), so parallel tests never see each other.
 fn domain(test: &str) -> String {
-    let h = test
-        .bytes()
-        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-    (100 + h % 100).to_string()
+    let index = TESTS
+        .iter()
+        .position(|&t| t == test)
+        .expect("test listed in TESTS");
+    (100 + index).to_string()
 }
 
 struct Setup {
@@ -110,9 +127,11 @@ impl Setup {
         zero_camera_info: bool,
     ) -> (serde_json::Value, String) {
         let mut node = self.node(test, &["/cam_test"]);
+        let image = image::open(&self.frame).unwrap().to_rgb8();
         let plan = serde_json::json!({
             "camera": "/cam_test", "output_namespace": "segmentation",
             "frames": frames, "zero_camera_info": zero_camera_info,
+            "warmup": self.raw("warmup.bin", &image, "rgb8", 0),
         });
         let report = self.peer(test, "peer", plan);
         let _ = node.kill();
@@ -203,10 +222,8 @@ fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
         .collect();
     frames[0]["expect_color"] = false.into(); // the colour subscription may not be seen yet
     let (report, log) = s.exchange("forms", frames, false);
-    assert_eq!(
-        report["matched"], true,
-        "peer never matched the node: {log}"
-    );
+    assert_eq!(report["matched"], true, "peer never matched: {log}");
+    assert_eq!(report["warmed_up"], true, "no warm-up mask: {log}");
     assert!(
         report["graph_nodes"]
             .as_array()
@@ -268,6 +285,7 @@ fn one_node_serves_several_cameras() {
                 let plan = serde_json::json!({
                     "camera": camera, "output_namespace": "segmentation", "frames": frames,
                     "peer_name": format!("peer_{}", &camera[1..]),
+                    "warmup": s.raw(&format!("{}_warm.bin", &camera[1..]), &image, "rgb8", 0),
                 });
                 let s = &s;
                 scope.spawn(move || s.peer("cameras", &camera[1..], plan))
@@ -306,6 +324,7 @@ fn rejected_then_served(
     frames.push(s.raw("good.bin", &image, "rgb8", 0));
     let (report, log) = s.exchange(test, frames, zero_camera_info);
     assert_eq!(report["matched"], true, "{log}");
+    assert_eq!(report["warmed_up"], true, "{log}");
     let frames = report["frames"].as_array().unwrap();
     assert!(
         frames.iter().rev().skip(1).all(|f| f["received"] == false),

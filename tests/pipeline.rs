@@ -255,14 +255,14 @@ fn stats_report_rates_percentiles_and_counts() {
     let mut stats = PipelineStats::default();
     for i in 1..=100 {
         stats.frame_received();
-        stats.mask_published(i as f64);
+        stats.mask_published(i as f64 + 0.5, 0.5);
     }
     stats.frame_malformed();
     let r = stats.report();
-    assert_eq!(
-        (r.latency_p50_ms, r.latency_p99_ms, r.malformed),
-        (Some(50.0), Some(99.0), 1)
-    );
+    let (latency, overhead) = (r.latency_ms.unwrap(), r.overhead_ms.unwrap());
+    assert_eq!((latency.p50, latency.p99, r.malformed), (50.5, 99.5, 1));
+    assert_eq!((overhead.p50, overhead.p99), (50.0, 99.0));
+    assert_eq!((r.model_ms.unwrap().p99, r.total_published), (0.5, 100));
     assert!(r.input_hz > 0.0 && r.output_hz == r.input_hz);
     let r = stats.report();
     assert_eq!((r.input_hz, r.malformed, r.total_published), (0.0, 1, 100));

@@ -42,6 +42,8 @@ pub struct Segmentation {
     pub mask: GrayImage,
     pub scale_x: f64,
     pub scale_y: f64,
+    /// Time spent in the backend (the network and its read-back), milliseconds.
+    pub model_ms: f64,
 }
 
 /// Segments one RGB frame. `size = None` runs the network at the frame's own size.
@@ -80,7 +82,10 @@ pub fn segment_frame(
         }
     };
     let net_input = input.as_ref().unwrap_or(image);
-    let ids = backend.segment(normalize(net_input))?;
+    let batch = normalize(net_input);
+    let started = std::time::Instant::now();
+    let ids = backend.segment(batch)?;
+    let model_ms = started.elapsed().as_secs_f64() * 1e3;
     let full = GrayImage::from_raw(nw, nh, ids)
         .ok_or_else(|| anyhow::anyhow!("backend returned a mask of the wrong size"))?;
     let content = if (content_w, content_h) == (nw, nh) {
@@ -93,6 +98,7 @@ pub fn segment_frame(
             scale_x: content_w as f64 / w as f64,
             scale_y: content_h as f64 / h as f64,
             mask: content,
+            model_ms,
         },
         MaskResolution::Input => Segmentation {
             mask: if content.dimensions() == (w, h) {
@@ -102,6 +108,7 @@ pub fn segment_frame(
             },
             scale_x: 1.0,
             scale_y: 1.0,
+            model_ms,
         },
     })
 }

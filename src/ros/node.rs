@@ -25,7 +25,7 @@ use crate::backend::SegmentationBackend;
 use crate::infer::color_overlay;
 use crate::pipeline::frame::{RawFrame, decode_compressed, decode_raw};
 use crate::pipeline::latest::LatestSlots;
-use crate::pipeline::stats::PipelineStats;
+use crate::pipeline::stats::{Percentiles, PipelineStats};
 use crate::pipeline::{MaskResolution, segment_frame};
 
 /// How the node reaches the network, from the standard ROS 2 environment variables.
@@ -441,7 +441,7 @@ fn process(
             return;
         }
     };
-    let mask = seg.mask;
+    let (mask, model_ms) = (seg.mask, seg.model_ms);
     if params.publish.mask {
         let _ = out.mask.publish(mono8(&header, &mask));
     }
@@ -488,7 +488,7 @@ fn process(
     out.stats
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .mask_published(latency);
+        .mask_published(latency, model_ms);
 }
 
 fn mono8(header: &Header, mask: &GrayImage) -> Image {
@@ -539,6 +539,8 @@ fn diagnostics_message(
         .map(|(i, o)| {
             let r = o.stats.lock().unwrap_or_else(|e| e.into_inner()).report();
             let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
+            let p50 = |p: Option<Percentiles>| ms(p.map(|p| p.p50));
+            let p99 = |p: Option<Percentiles>| ms(p.map(|p| p.p99));
             let kv = |key: &str, value: String| KeyValue {
                 key: key.into(),
                 value,
@@ -551,8 +553,12 @@ fn diagnostics_message(
                 values: vec![
                     kv("input_rate_hz", format!("{:.2}", r.input_hz)),
                     kv("output_rate_hz", format!("{:.2}", r.output_hz)),
-                    kv("latency_p50_ms", ms(r.latency_p50_ms)),
-                    kv("latency_p99_ms", ms(r.latency_p99_ms)),
+                    kv("latency_p50_ms", p50(r.latency_ms)),
+                    kv("latency_p99_ms", p99(r.latency_ms)),
+                    kv("model_p50_ms", p50(r.model_ms)),
+                    kv("model_p99_ms", p99(r.model_ms)),
+                    kv("overhead_p50_ms", p50(r.overhead_ms)),
+                    kv("overhead_p99_ms", p99(r.overhead_ms)),
                     kv("dropped", slots.dropped(i).to_string()),
                     kv("malformed", r.malformed.to_string()),
                     kv("published", r.total_published.to_string()),

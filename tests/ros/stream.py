@@ -3,9 +3,10 @@
     stream.py PLAN.json OUT.json
 
 PLAN: camera, output_namespace, topic ("mask" or "mask/compressed"), frames (count), rate_hz,
-width, height. Publishes mono8 frames (stamp = publish time) on <camera>/image, counts the
-masks that arrive on the chosen output, and reads the node's cumulative `published` count
-from /diagnostics, so delivery = received / published. Latency = arrival − stamp."""
+width, height, encoding (mono8 or rgb8; default mono8). Publishes frames (stamp = publish
+time) on <camera>/image, counts the masks that arrive on the chosen output, and reads the
+node's diagnostics for this camera (cumulative `published` count, dropped frames, in-node
+latency split), so delivery = received / published. Latency = arrival − stamp."""
 import json
 import sys
 import time
@@ -43,11 +44,13 @@ def main():
     spin_for(30, lambda: pub.get_subscription_count() > 0 and node.count_publishers(out) > 0)
     spin_for(1.0)
     w, h = plan["width"], plan["height"]
-    pattern = (np.arange(w * h, dtype=np.uint32) % 251).astype(np.uint8).tobytes()
+    encoding = plan.get("encoding", "mono8")
+    channels = 3 if encoding == "rgb8" else 1
+    pattern = (np.arange(w * h * channels, dtype=np.uint32) % 251).astype(np.uint8).tobytes()
     period = 1.0 / plan["rate_hz"]
     start = time.monotonic()
     for i in range(plan["frames"]):
-        msg = Image(height=h, width=w, encoding="mono8", step=w)
+        msg = Image(height=h, width=w, encoding=encoding, step=w * channels)
         msg.header.stamp = node.get_clock().now().to_msg()
         msg.header.frame_id = "camera_optical"
         msg.data = pattern
@@ -55,20 +58,19 @@ def main():
         spin_for(max(0.0, start + (i + 1) * period - time.monotonic()))
     sent_s = time.monotonic() - start
     spin_for(3.0)
-    published = None
+    node_values = {}
     for d in reversed(diagnostics):
-        for s in d.status:
-            values = {kv.key: kv.value for kv in s.values}
-            if s.name.endswith(cam) and "published" in values:
-                published = int(values["published"])
-                break
-        if published is not None:
+        mine = [s for s in d.status if s.name.endswith(cam)]
+        if mine:
+            node_values = {kv.key: kv.value for kv in mine[0].values}
             break
+    published = int(node_values["published"]) if "published" in node_values else None
     latencies = sorted((t - s) * 1e3 for s, t in arrivals.items())
     pct = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else None
     json.dump({
         "sent": plan["frames"], "send_rate_hz": plan["frames"] / sent_s, "received": len(arrivals),
         "published": published, "latency_p50_ms": pct(50), "latency_p99_ms": pct(99),
+        "node": node_values,
     }, open(sys.argv[2], "w"))
     node.destroy_node()
     rclpy.shutdown()

@@ -1,0 +1,84 @@
+"""End-to-end benchmark of `rtseg node` against rclpy publishers and subscribers (loopback).
+
+    .venv/bin/python scripts/bench_node.py [--cameras 2] [--rate 15] [--seconds 10]
+        [--size 1280x720] [--network 64x112] [--encoding rgb8] [--weights W]
+
+Starts target/release/rtseg node with one camera per stream, runs one rclpy stream peer per
+camera (tests/ros/stream.py: publishes frames stamped at publish time, receives the masks),
+and reports per camera: masks published and received, frames dropped by keep-latest,
+end-to-end latency (rclpy publish -> mask arrival) p50/p99, the node's own split of its
+latency into network time and everything else (decode, resize, encode, publish), and the node
+process's CPU use. Build first: cargo build --release."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cameras", type=int, default=2)
+    ap.add_argument("--rate", type=float, default=15)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--network", default="64x112", help="network input HxW")
+    ap.add_argument("--encoding", default="rgb8", choices=["rgb8", "mono8"])
+    ap.add_argument("--weights", default="", help="weight file (default: shipped)")
+    ap.add_argument("--domain", default="57")
+    args = ap.parse_args()
+    w, h = map(int, args.size.split("x"))
+    nh, nw = map(int, args.network.split("x"))
+    env = dict(os.environ, ROS_DOMAIN_ID=args.domain, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    cams = [f"/bench_cam{i}" for i in range(args.cameras)]
+    with tempfile.TemporaryDirectory() as tmp:
+        params = open(os.path.join(ROOT, "launch/rtseg.params.yaml")).read()
+        params = (params.replace('cameras: ["/camera"]', "cameras: " + json.dumps(cams))
+                  .replace("network_size: [0, 0]", f"network_size: [{nh}, {nw}]")
+                  .replace('weights: ""', f'weights: "{args.weights}"')
+                  .replace("workers: 1", f"workers: {args.cameras}"))
+        params_path = os.path.join(tmp, "params.yaml")
+        open(params_path, "w").write(params)
+        node = subprocess.Popen([os.path.join(ROOT, "target/release/rtseg"), "node", "--params-file",
+                                 params_path], env=env, stderr=subprocess.DEVNULL)
+        peers = []
+        for cam in cams:
+            plan = {"camera": cam, "output_namespace": "segmentation", "topic": "mask",
+                    "frames": int(args.rate * args.seconds), "rate_hz": args.rate,
+                    "width": w, "height": h, "encoding": args.encoding}
+            plan_path, out = os.path.join(tmp, cam[1:] + ".json"), os.path.join(tmp, cam[1:] + ".out")
+            json.dump(plan, open(plan_path, "w"))
+            peers.append((cam, out, subprocess.Popen(
+                [sys.executable, os.path.join(ROOT, "tests/ros/stream.py"), plan_path, out], env=env)))
+        cpu0, t0 = cpu_seconds(node.pid), time.monotonic()
+        for _, _, p in peers:
+            p.wait()
+        cpu = (cpu_seconds(node.pid) - cpu0) / (time.monotonic() - t0)
+        node.terminate()
+        node.wait()
+        reports = {cam: json.load(open(out)) for cam, out, _ in peers}
+    print(f"rtseg node: {args.cameras} camera(s), {args.size} {args.encoding} at {args.rate} Hz for "
+          f"{args.seconds} s, network {args.network}; node CPU {100 * cpu:.0f}% of one core")
+    print(f"{'camera':<12} {'sent':>5} {'publ':>5} {'recv':>5} {'drop':>5} {'e2e p50':>8} {'e2e p99':>8} "
+          f"{'net p50':>8} {'net p99':>8} {'rest p50':>8} {'rest p99':>8}  (ms)")
+    for cam, r in reports.items():
+        n = r.get("node", {})
+        fmt = lambda v: f"{v:8.1f}" if isinstance(v, float) else f"{str(v):>8}"
+        print(f"{cam:<12} {r['sent']:>5} {str(r['published']):>5} {r['received']:>5} "
+              f"{n.get('dropped', '?'):>5} {fmt(r['latency_p50_ms'])} {fmt(r['latency_p99_ms'])} "
+              f"{n.get('model_p50_ms', '?'):>8} {n.get('model_p99_ms', '?'):>8} "
+              f"{n.get('overhead_p50_ms', '?'):>8} {n.get('overhead_p99_ms', '?'):>8}")
+    print(json.dumps({"cpu_fraction": cpu, "cameras": reports}))
+
+
+if __name__ == "__main__":
+    main()

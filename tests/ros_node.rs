@@ -12,7 +12,7 @@ mod common;
 use common::{camvid, python_with, rtseg, text};
 
 /// Every test of this file, by the name it passes around; its index picks its DDS domain.
-const TESTS: [&str; 12] = [
+const TESTS: [&str; 13] = [
     "forms",
     "cameras",
     "short_data",
@@ -25,6 +25,7 @@ const TESTS: [&str; 12] = [
     "zero_camera_info",
     "large_compressed",
     "large_raw",
+    "network_resolution",
 ];
 
 /// A distinct DDS domain per test (100..112), so parallel tests never see each other.
@@ -85,12 +86,12 @@ impl Setup {
     }
 
     fn node(&self, test: &str, cameras: &[&str]) -> Child {
+        self.node_with(test, self.params(test, cameras))
+    }
+
+    fn node_with(&self, test: &str, params: PathBuf) -> Child {
         Command::new(env!("CARGO_BIN_EXE_rtseg"))
-            .args([
-                "node",
-                "--params-file",
-                self.params(test, cameras).to_str().unwrap(),
-            ])
+            .args(["node", "--params-file", params.to_str().unwrap()])
             .env("ROS_DOMAIN_ID", domain(test))
             .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
             .stdout(Stdio::null())
@@ -458,14 +459,7 @@ fn stream_large_masks(
         .replace("network_size: [0, 0]", "network_size: [64, 112]");
     let params_path = s.dir.join("large.params.yaml");
     std::fs::write(&params_path, params).unwrap();
-    let mut node = Command::new(env!("CARGO_BIN_EXE_rtseg"))
-        .args(["node", "--params-file", params_path.to_str().unwrap()])
-        .env("ROS_DOMAIN_ID", domain(test))
-        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut node = s.node_with(test, params_path);
     let plan = serde_json::json!({
         "camera": "/cam_big", "output_namespace": "segmentation", "topic": topic,
         "frames": 150, "rate_hz": 30, "width": 1280, "height": 720,
@@ -527,4 +521,76 @@ fn large_raw_masks_arrive_with_the_shipped_consumer_profile() {
         return;
     };
     assert_delivered(&report);
+}
+
+#[test]
+fn network_resolution_masks_come_with_a_scaled_camera_info() {
+    let Some(s) = setup() else { return };
+    let image = image::open(&s.frame).unwrap().to_rgb8();
+    let params = std::fs::read_to_string(s.params("network_resolution", &["/cam_test"]))
+        .unwrap()
+        .replace("network_size: [0, 0]", "network_size: [180, 240]")
+        .replace("mask_resolution: input", "mask_resolution: network");
+    let path = s.dir.join("network.params.yaml");
+    std::fs::write(&path, params).unwrap();
+    let mut node = s.node_with("network_resolution", path);
+    let k = [700.0, 0.0, 240.0, 0.0, 700.0, 180.0, 0.0, 0.0, 1.0];
+    let p = [
+        700.0, 0.0, 240.0, 0.0, 0.0, 700.0, 180.0, 0.0, 0.0, 0.0, 1.0, 0.0,
+    ];
+    let plan = serde_json::json!({
+        "camera": "/cam_test", "output_namespace": "segmentation",
+        "camera_info": {"width": 480, "height": 360, "k": k, "p": p},
+        "frames": [s.raw("frame.bin", &image, "rgb8", 0)],
+        "warmup": s.raw("warmup.bin", &image, "rgb8", 0),
+    });
+    let report = s.peer("network_resolution", "peer", plan);
+    let _ = node.kill();
+    let log = String::from_utf8_lossy(&node.wait_with_output().unwrap().stderr).into_owned();
+    let frame = &report["frames"][0];
+    assert_eq!(frame["received"], true, "{log}");
+    assert_eq!(
+        (
+            frame["mask"]["width"].as_u64(),
+            frame["mask"]["height"].as_u64()
+        ),
+        (Some(240), Some(180))
+    );
+    let info = &frame["mask_camera_info"];
+    assert_eq!(
+        (info["width"].as_u64(), info["height"].as_u64()),
+        (Some(240), Some(180)),
+        "{report}"
+    );
+    let scaled: Vec<f64> = info["k"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(scaled, [350.0, 0.0, 120.0, 0.0, 350.0, 90.0, 0.0, 0.0, 1.0]);
+    assert_eq!(info["p"][6].as_f64(), Some(90.0));
+    // The same network run by `rtseg infer --size` gives the same mask, back at 480×360.
+    let (h, w) = (180, 240);
+    let out_dir = s.dir.join("infer_small");
+    let out = rtseg(&[
+        "infer",
+        "--weights",
+        s.weights.to_str().unwrap(),
+        "--size",
+        &format!("{h}x{w}"),
+        s.frame.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let full = image::open(out_dir.join("0016E5_07959_mask.png"))
+        .unwrap()
+        .to_luma8();
+    let small = image::GrayImage::from_raw(w, h, bytes(&frame["mask"])).unwrap();
+    let upsized = image::imageops::resize(&small, 480, 360, image::imageops::FilterType::Nearest);
+    assert!(
+        upsized == full,
+        "network-resolution mask differs from rtseg infer --size"
+    );
 }

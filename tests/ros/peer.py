@@ -26,7 +26,7 @@ def main():
     rclpy.init()
     node = rclpy.create_node(plan.get("peer_name", "rtseg_test_peer"))
     cam, outs = plan["camera"], plan["camera"] + "/" + plan["output_namespace"]
-    received = {"mask": {}, "color_mask": {}, "mask_compressed": {}}
+    received = {"mask": {}, "color_mask": {}, "mask_compressed": {}, "mask_camera_info": {}}
     diagnostics = []
 
     def keep(kind):
@@ -40,6 +40,7 @@ def main():
     node.create_subscription(Image, outs + "/color_mask", keep("color_mask"), reliable)
     node.create_subscription(CompressedImage, outs + "/mask/compressed", keep("mask_compressed"), reliable)
     node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
+    node.create_subscription(CameraInfo, outs + "/mask/camera_info", keep("mask_camera_info"), reliable)
     pub_qos = qos_profile_sensor_data if plan.get("sensor_qos", True) else reliable
     raw_pub = node.create_publisher(Image, cam + "/image", pub_qos)
     compressed_pub = node.create_publisher(CompressedImage, cam + "/image/compressed", pub_qos)
@@ -61,11 +62,7 @@ def main():
         plan.get("discovery_timeout", 30),
     )
     results = {"matched": matched, "frames": []}
-    if plan.get("zero_camera_info"):
-        info = CameraInfo()  # all zeros: no usable intrinsics
-        info.header.frame_id = "camera_optical"
-        info_pub.publish(info)
-        spin_until(lambda: False, 0.5)
+
     def make(frame, stamp_sec, stamp_nsec):
         data = open(frame["data_file"], "rb").read()
         if frame["kind"] == "raw":
@@ -90,6 +87,17 @@ def main():
             if spin_until(lambda: any(k.startswith("1600000000.") for k in received["mask"]), 1.0):
                 break
         results["warmed_up"] = any(k.startswith("1600000000.") for k in received["mask"])
+    # After the warm-up, so the node's reader has matched ours.
+    if plan.get("zero_camera_info"):
+        info = CameraInfo()  # all zeros: no usable intrinsics
+        info.header.frame_id = "camera_optical"
+        info_pub.publish(info)
+        spin_until(lambda: False, 0.5)
+    if "camera_info" in plan:
+        info = CameraInfo(**{k: v for k, v in plan["camera_info"].items()})
+        info.header.frame_id = "camera_optical"
+        info_pub.publish(info)
+        spin_until(lambda: False, 0.5)
     for i, frame in enumerate(plan["frames"]):
         stamp_sec, stamp_nsec = 1_700_000_000 + i, 123_456_789
         key = f"{stamp_sec}.{stamp_nsec:09d}"
@@ -99,6 +107,8 @@ def main():
         want = ["mask"] + (["mask_compressed"] if frame.get("expect_compressed", True) else [])
         if frame.get("expect_color"):
             want.append("color_mask")
+        if "camera_info" in plan:
+            want.append("mask_camera_info")
         if frame.get("expect_mask", True):
             got = spin_until(lambda: all(key in received[k] for k in want), plan.get("frame_timeout", 60))
         else:
@@ -106,6 +116,10 @@ def main():
             spin_until(lambda: False, plan.get("quiet_period", 2.0))
             got = key in received["mask"]
         entry = {"stamp": key, "received": got, "latency_s": time.monotonic() - sent}
+        info = received["mask_camera_info"].get(key)
+        if info is not None:
+            entry["mask_camera_info"] = {"width": info.width, "height": info.height,
+                                         "k": list(info.k), "p": list(info.p)}
         for kind in ["mask", "color_mask", "mask_compressed"]:
             m = received[kind].get(key)
             if m is None:

@@ -35,10 +35,14 @@ def main():
     ap.add_argument("--encoding", default="rgb8", choices=["rgb8", "mono8"])
     ap.add_argument("--weights", default="", help="weight file (default: shipped)")
     ap.add_argument("--domain", default="57")
+    ap.add_argument("--topic", default="mask", choices=["mask", "mask/compressed"])
+    ap.add_argument("--consumer-profile", default=os.path.join(ROOT, "launch/fastdds_large_frames.xml"),
+                    help="Fast DDS profile for the rclpy peers ('' = Fast DDS defaults)")
     args = ap.parse_args()
     w, h = map(int, args.size.split("x"))
     nh, nw = map(int, args.network.split("x"))
     env = dict(os.environ, ROS_DOMAIN_ID=args.domain, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    peer_env = dict(env, FASTRTPS_DEFAULT_PROFILES_FILE=args.consumer_profile) if args.consumer_profile else env
     cams = [f"/bench_cam{i}" for i in range(args.cameras)]
     with tempfile.TemporaryDirectory() as tmp:
         params = open(os.path.join(ROOT, "launch/rtseg.params.yaml")).read()
@@ -52,13 +56,13 @@ def main():
                                  params_path], env=env, stderr=subprocess.DEVNULL)
         peers = []
         for cam in cams:
-            plan = {"camera": cam, "output_namespace": "segmentation", "topic": "mask",
+            plan = {"camera": cam, "output_namespace": "segmentation", "topic": args.topic,
                     "frames": int(args.rate * args.seconds), "rate_hz": args.rate,
                     "width": w, "height": h, "encoding": args.encoding}
             plan_path, out = os.path.join(tmp, cam[1:] + ".json"), os.path.join(tmp, cam[1:] + ".out")
             json.dump(plan, open(plan_path, "w"))
             peers.append((cam, out, subprocess.Popen(
-                [sys.executable, os.path.join(ROOT, "tests/ros/stream.py"), plan_path, out], env=env)))
+                [sys.executable, os.path.join(ROOT, "tests/ros/stream.py"), plan_path, out], env=peer_env)))
         cpu0, t0 = cpu_seconds(node.pid), time.monotonic()
         for _, _, p in peers:
             p.wait()
@@ -67,7 +71,8 @@ def main():
         node.wait()
         reports = {cam: json.load(open(out)) for cam, out, _ in peers}
     print(f"rtseg node: {args.cameras} camera(s), {args.size} {args.encoding} at {args.rate} Hz for "
-          f"{args.seconds} s, network {args.network}; node CPU {100 * cpu:.0f}% of one core")
+          f"{args.seconds} s, network {args.network}, masks on {args.topic}; "
+          f"node CPU {100 * cpu:.0f}% of one core")
     print(f"{'camera':<12} {'sent':>5} {'publ':>5} {'recv':>5} {'drop':>5} {'e2e p50':>8} {'e2e p99':>8} "
           f"{'net p50':>8} {'net p99':>8} {'rest p50':>8} {'rest p99':>8}  (ms)")
     for cam, r in reports.items():

@@ -13,7 +13,7 @@ use rtseg::datasets::Dataset;
 use rtseg::datasets::sources::DatasetSource;
 use rtseg::models::profile::{count_macs, trainable_params};
 use rtseg::models::segmentor::{Segmentor, SegmentorConfig};
-use rtseg::models::{lookup, registry};
+use rtseg::models::{registry, resolve};
 use rtseg::train::config::TrainConfig;
 use rtseg::{bench, evaluation, infer, train, weights};
 
@@ -200,23 +200,18 @@ fn parse_size(s: &str) -> Result<(usize, usize), String> {
 }
 
 fn model_config(args: &ModelArgs) -> anyhow::Result<SegmentorConfig> {
-    let config = match &args.model_config {
+    let explicit = match &args.model_config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("{}: cannot read model config", path.display()))?;
-            serde_yaml::from_str::<SegmentorConfig>(&text)
-                .with_context(|| format!("{}: not a valid model config", path.display()))?
+            Some(
+                serde_yaml::from_str::<SegmentorConfig>(&text)
+                    .with_context(|| format!("{}: not a valid model config", path.display()))?,
+            )
         }
-        None => {
-            lookup(&args.model, args.dataset.num_classes())
-                .map_err(anyhow::Error::msg)?
-                .config
-        }
+        None => None,
     };
-    config
-        .validate()
-        .map_err(|e| anyhow::anyhow!("model {}: {e}", args.model))?;
-    Ok(config)
+    resolve(&args.model, args.dataset.num_classes(), explicit).map_err(anyhow::Error::msg)
 }
 
 /// Where `rtseg` looks for shipped weights: `$RTSEG_WEIGHTS_DIR`, else the repository's

@@ -76,3 +76,20 @@ pub fn lookup(name: &str, num_classes: usize) -> Result<ModelSpec, String> {
         )
     })
 }
+
+/// The validated configuration of a model for a label space of `num_classes`: `explicit`
+/// (e.g. read from a YAML file) when given, else the registry entry `name`.
+pub fn resolve(
+    name: &str,
+    num_classes: usize,
+    explicit: Option<SegmentorConfig>,
+) -> Result<SegmentorConfig, String> {
+    let config = match explicit {
+        Some(c) => c.with_num_classes(num_classes),
+        None => lookup(name, num_classes)?.config,
+    };
+    config
+        .validate()
+        .map_err(|e| format!("model {name}: {e}"))?;
+    Ok(config)
+}

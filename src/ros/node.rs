@@ -117,6 +117,57 @@ impl Throttle {
     }
 }
 
+impl CameraOutputs {
+    /// A frame (or a sample that failed to deserialize) arrived from the transport.
+    fn arrived(&self, slots: &LatestSlots<Pending>, index: usize, frame: Result<Arrival, String>) {
+        match frame {
+            Ok(frame) => {
+                self.stats
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .frame_received();
+                slots.put(
+                    index,
+                    Pending {
+                        frame,
+                        received: Instant::now(),
+                    },
+                );
+            }
+            Err(e) => self.reject(&e),
+        }
+    }
+
+    /// Counts a malformed input and warns (throttled).
+    fn reject(&self, message: &str) {
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .frame_malformed();
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .warn(&self.name, message);
+    }
+}
+
+/// Calls `handle` with every sample a subscription delivers; one that fails to deserialize
+/// comes as an error describing it.
+async fn for_each<M: DeserializeOwned + 'static>(
+    subscription: ros2_client::Subscription<M>,
+    mut handle: impl FnMut(Result<M, String>),
+) {
+    let stream = subscription.async_stream();
+    futures::pin_mut!(stream);
+    while let Some(sample) = stream.next().await {
+        handle(
+            sample
+                .map(|(m, _)| m)
+                .map_err(|e| format!("undecodable sample: {e:?}")),
+        );
+    }
+}
+
 fn create_publisher<M: Serialize>(
     node: &mut Node,
     topic: &str,
@@ -234,73 +285,24 @@ pub fn run(
         )?;
         let (s, o) = (slots.clone(), outputs[index].clone());
         executor
-            .spawn(async move {
-                let stream = image.async_stream();
-                futures::pin_mut!(stream);
-                while let Some(msg) = stream.next().await {
-                    if let Ok((msg, _)) = msg {
-                        o.stats
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .frame_received();
-                        s.put(
-                            index,
-                            Pending {
-                                frame: Arrival::Raw(msg),
-                                received: Instant::now(),
-                            },
-                        );
-                    }
-                }
-            })
+            .spawn(for_each(image, move |m| {
+                o.arrived(&s, index, m.map(Arrival::Raw))
+            }))
             .detach();
         let (s, o) = (slots.clone(), outputs[index].clone());
         executor
-            .spawn(async move {
-                let stream = compressed.async_stream();
-                futures::pin_mut!(stream);
-                while let Some(msg) = stream.next().await {
-                    if let Ok((msg, _)) = msg {
-                        o.stats
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .frame_received();
-                        s.put(
-                            index,
-                            Pending {
-                                frame: Arrival::Compressed(msg),
-                                received: Instant::now(),
-                            },
-                        );
-                    }
-                }
-            })
+            .spawn(for_each(compressed, move |m| {
+                o.arrived(&s, index, m.map(Arrival::Compressed))
+            }))
             .detach();
         let o = outputs[index].clone();
         executor
-            .spawn(async move {
-                let stream = info.async_stream();
-                futures::pin_mut!(stream);
-                while let Some(msg) = stream.next().await {
-                    if let Ok((msg, _)) = msg {
-                        match msg.validate() {
-                            Ok(()) => {
-                                *o.camera_info.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg)
-                            }
-                            Err(e) => {
-                                o.stats
-                                    .lock()
-                                    .unwrap_or_else(|e| e.into_inner())
-                                    .frame_malformed();
-                                o.warnings
-                                    .lock()
-                                    .unwrap_or_else(|e| e.into_inner())
-                                    .warn(&o.name, &e);
-                            }
-                        }
-                    }
+            .spawn(for_each(info, move |m| {
+                match m.and_then(|m| m.validate().map(|()| m)) {
+                    Ok(m) => *o.camera_info.lock().unwrap_or_else(|e| e.into_inner()) = Some(m),
+                    Err(e) => o.reject(&e),
                 }
-            })
+            }))
             .detach();
     }
     let label_info: Publisher<LabelInfo> = create_publisher(

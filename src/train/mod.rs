@@ -21,7 +21,7 @@ use crate::backend::BurnBackend;
 use crate::datasets::loader::{Batch, BatchLoader};
 use crate::evaluation::{ConfusionMatrix, Metrics, evaluate};
 use crate::losses::{Labels, cross_entropy, mfaranet_joint_loss, scalar};
-use crate::models::lookup;
+use crate::models::resolve;
 use crate::models::segmentor::{Segmentor, SegmentorConfig};
 use crate::weights;
 use checkpoint::{Checkpoint, TrainState};
@@ -37,18 +37,7 @@ pub enum Outcome {
 /// The network configuration of a training config, with the dataset's class count.
 pub fn model_config(config: &TrainConfig) -> anyhow::Result<SegmentorConfig> {
     let classes = config.dataset.label_space().num_classes();
-    let model = match &config.model_config {
-        Some(c) => c.clone().with_num_classes(classes),
-        None => {
-            lookup(&config.model, classes)
-                .map_err(anyhow::Error::msg)?
-                .config
-        }
-    };
-    model
-        .validate()
-        .map_err(|e| anyhow::anyhow!("model {}: {e}", config.model))?;
-    Ok(model)
+    resolve(&config.model, classes, config.model_config.clone()).map_err(anyhow::Error::msg)
 }
 
 fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{camvid, rtseg, text};
+use common::{camvid, init_weights, rtseg, text};
 
 /// `rtseg infer --model msnet-m --weights W INPUT... --out OUT`.
 fn infer(weights: &Path, inputs: &[&Path], out: &Path) -> Output {
@@ -19,19 +19,6 @@ fn infer(weights: &Path, inputs: &[&Path], out: &Path) -> Output {
     args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
     args.extend(["--out", out.to_str().unwrap()]);
     rtseg(&args)
-}
-
-fn init_weights(dir: &Path) -> PathBuf {
-    let path = dir.join("msnet-m.bpk");
-    let out = rtseg(&[
-        "weights",
-        "init",
-        "--model",
-        "msnet-m",
-        path.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    path
 }
 
 #[test]

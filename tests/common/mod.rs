@@ -75,6 +75,20 @@ pub fn rtseg(args: &[&str]) -> Output {
         .expect("rtseg runs")
 }
 
+/// Seeded untrained msnet-m weights written by `rtseg weights init` into `dir`.
+pub fn init_weights(dir: &Path) -> PathBuf {
+    let path = dir.join("msnet-m.bpk");
+    let out = rtseg(&[
+        "weights",
+        "init",
+        "--model",
+        "msnet-m",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    path
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "{}{}",

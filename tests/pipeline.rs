@@ -44,7 +44,6 @@ fn raw<'a>(encoding: &'a str, step: u32, data: &'a [u8]) -> RawFrame<'a> {
         width: 6,
         height: 4,
         encoding,
-        is_bigendian: false,
         step,
         data,
     }
@@ -68,7 +67,6 @@ fn mono8_and_yuyv_decode() {
         width: 6,
         height: 4,
         encoding: "mono8",
-        is_bigendian: false,
         step: 8,
         data: &data,
     };
@@ -133,7 +131,6 @@ fn zero_and_huge_sizes_are_rejected() {
             width,
             height,
             encoding: "rgb8",
-            is_bigendian: false,
             step: 3 * width,
             data: &[],
         };

@@ -11,8 +11,8 @@ use crate::infer::MAX_SIDE;
 pub struct RawFrame<'a> {
     pub width: u32,
     pub height: u32,
+    /// One of the 8-bit encodings below, where byte order does not arise.
     pub encoding: &'a str,
-    pub is_bigendian: bool,
     /// Bytes per row, ≥ width × bytes per pixel (drivers pad rows).
     pub step: u32,
     pub data: &'a [u8],

@@ -407,7 +407,6 @@ fn process(
                 width: m.width,
                 height: m.height,
                 encoding: &m.encoding,
-                is_bigendian: m.is_bigendian != 0,
                 step: m.step,
                 data: &m.data,
             })

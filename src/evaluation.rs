@@ -61,12 +61,6 @@ impl ConfusionMatrix {
         Ok(())
     }
 
-    pub fn merge(&mut self, other: &ConfusionMatrix) {
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
-        }
-    }
-
     pub fn metrics(&self) -> Metrics {
         let k = self.num_classes;
         let row = |c: usize| -> u64 { self.counts[c * k..(c + 1) * k].iter().sum() };

@@ -13,6 +13,11 @@ use crate::datasets::Dataset;
 pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
+/// The mean colour in 8-bit RGB: what padding is filled with (≈ zero after normalisation).
+pub fn mean_rgb() -> Rgb<u8> {
+    Rgb(MEAN.map(|m| (m * 255.0).round() as u8))
+}
+
 /// The smallest side the networks accept (their deepest features are at 1/64).
 pub const MIN_SIDE: u32 = 64;
 

@@ -496,17 +496,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Set by Ctrl-C; training checkpoints and stops at the end of the current step.
+/// Set by Ctrl-C: training checkpoints and stops at the end of the current step; the node
+/// stops its workers and leaves the graph.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn catch_ctrl_c() {
+    if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
+        eprintln!("warning: cannot catch Ctrl-C ({e}); it will kill the process at once");
+    }
+}
 
 fn train_command(
     config: Option<PathBuf>,
     overrides: &[String],
     resume: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
-        eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupted run loses its last steps");
-    }
+    catch_ctrl_c();
     let stop = &|_step: u64| INTERRUPTED.load(Ordering::SeqCst);
     let outcome = match (config, resume) {
         (_, Some(dir)) => {
@@ -541,9 +546,7 @@ fn node_command(params_file: &Path) -> anyhow::Result<ExitCode> {
     let backend = p.backend.clone();
     // Fail on a bad model, backend or weight file before joining the ROS graph.
     make_backend(&backend, &model, &weights)?;
-    if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
-        eprintln!("warning: cannot catch Ctrl-C ({e})");
-    }
+    catch_ctrl_c();
     eprintln!(
         "rtseg node {} on ROS domain {}{}: {} camera(s)",
         file.node_name,

@@ -186,37 +186,19 @@ impl SegmentationBackend for PadDetector {
 #[test]
 fn letterbox_keeps_the_pad_out_of_the_mask() {
     let frame = RgbImage::from_pixel(200, 100, Rgb([250, 10, 10]));
-    let s = segment_frame(
-        &PadDetector,
-        &frame,
-        Some((128, 128)),
-        ResizePolicy::Letterbox,
-        MaskResolution::Input,
-    )
-    .unwrap();
+    let run = |policy, resolution| {
+        segment_frame(&PadDetector, &frame, Some((128, 128)), policy, resolution).unwrap()
+    };
+    let s = run(ResizePolicy::Letterbox, MaskResolution::Input);
     assert_eq!(s.mask.dimensions(), (200, 100));
     assert!(
         s.mask.pixels().all(|p| p[0] == 1),
         "pad leaked into the mask"
     );
-    let s = segment_frame(
-        &PadDetector,
-        &frame,
-        Some((128, 128)),
-        ResizePolicy::Letterbox,
-        MaskResolution::Network,
-    )
-    .unwrap();
+    let s = run(ResizePolicy::Letterbox, MaskResolution::Network);
     assert_eq!(s.mask.dimensions(), (128, 64));
     assert!((s.scale_x - 0.64).abs() < 1e-9 && (s.scale_y - 0.64).abs() < 1e-9);
-    let s = segment_frame(
-        &PadDetector,
-        &frame,
-        Some((128, 128)),
-        ResizePolicy::Stretch,
-        MaskResolution::Network,
-    )
-    .unwrap();
+    let s = run(ResizePolicy::Stretch, MaskResolution::Network);
     assert_eq!(s.mask.dimensions(), (128, 128));
     assert_eq!((s.scale_x, s.scale_y), (0.64, 1.28));
 }

@@ -1,7 +1,7 @@
 //! The trainer end to end on a tiny synthetic dataset: it learns, a stopped run resumes to the
 //! same weights as an uninterrupted one, and the CLI reports bad configs clearly.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rtseg::train::config::TrainConfig;
 use rtseg::train::{Outcome, resume, train};
@@ -41,6 +41,27 @@ fn load(data: &Path, out: &Path, iterations: u64, dir: &Path) -> TrainConfig {
     ));
     std::fs::write(&path, config_yaml(data, out, iterations)).unwrap();
     TrainConfig::load(&path, &[]).unwrap()
+}
+
+/// A synthetic dataset (`train_images` + 1 val) and a config file for it with `edits`
+/// (`from` → `to`, each of which must apply); returns the temp folder, run dir and config.
+fn config_file(
+    train_images: usize,
+    iterations: u64,
+    edits: &[(&str, &str)],
+) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_folder(&data, &[("train", train_images), ("val", 1)]);
+    let run = tmp.path().join("run");
+    let mut yaml = config_yaml(&data, &run, iterations);
+    for (from, to) in edits {
+        assert!(yaml.contains(from), "config has no {from:?}");
+        yaml = yaml.replace(from, to);
+    }
+    let path = tmp.path().join("config.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    (tmp, run, path)
 }
 
 fn losses(run: &Path) -> Vec<f64> {
@@ -160,17 +181,17 @@ fn floats(t: &burn::store::burn_pack::Tensor) -> Vec<f32> {
 
 #[test]
 fn mfaranet_trains_with_its_joint_loss() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    synthetic_folder(&data, &[("train", 2), ("val", 1)]);
-    let run = tmp.path().join("run");
-    let path = tmp.path().join("m.yaml");
-    let yaml = config_yaml(&data, &run, 2).replace("model: msnet-m", "model: mfaranet") + "\n";
-    let yaml = yaml.replace(
-        "loss: {ce: {ohem: {thresh: 0.7, min_kept: 512}}}",
-        "loss: {joint: {ohem: {thresh: 0.7, min_kept: 512}}}",
+    let (_tmp, run, path) = config_file(
+        2,
+        2,
+        &[
+            ("model: msnet-m", "model: mfaranet"),
+            (
+                "loss: {ce: {ohem: {thresh: 0.7, min_kept: 512}}}",
+                "loss: {joint: {ohem: {thresh: 0.7, min_kept: 512}}}",
+            ),
+        ],
     );
-    std::fs::write(&path, yaml).unwrap();
     let out = rtseg(&["train", "--config", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let records = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
@@ -179,12 +200,7 @@ fn mfaranet_trains_with_its_joint_loss() {
 
 #[test]
 fn cli_refuses_bad_configs_and_runs_clearly() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    synthetic_folder(&data, &[("train", 2), ("val", 1)]);
-    let run = tmp.path().join("run");
-    let path = tmp.path().join("c.yaml");
-    std::fs::write(&path, config_yaml(&data, &run, 2)).unwrap();
+    let (_tmp, run, path) = config_file(2, 2, &[]);
     let cfg = path.to_str().unwrap();
 
     let out = rtseg(&["train", "--config", cfg, "--set", "optimizer.momentun=0.9"]);
@@ -280,17 +296,14 @@ fn bench_reports_training_throughput() {
 
 #[test]
 fn adamw_runs_through_the_trainer() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    synthetic_folder(&data, &[("train", 2), ("val", 1)]);
-    let run = tmp.path().join("run");
-    let path = tmp.path().join("a.yaml");
-    let yaml = config_yaml(&data, &run, 2).replace(
-        "optimizer: {kind: sgd, lr: 0.02, momentum: 0.9, weight_decay: 0.0001, head_lr_mult: 2.0}",
-        "optimizer: {kind: adamw, lr: 0.001, weight_decay: 0.01}",
+    let (_tmp, run, path) = config_file(
+        2,
+        2,
+        &[(
+            "optimizer: {kind: sgd, lr: 0.02, momentum: 0.9, weight_decay: 0.0001, head_lr_mult: 2.0}",
+            "optimizer: {kind: adamw, lr: 0.001, weight_decay: 0.01}",
+        )],
     );
-    assert!(yaml.contains("adamw"));
-    std::fs::write(&path, yaml).unwrap();
     let config = TrainConfig::load(&path, &[]).unwrap();
     assert_eq!(train(config, &|_| false).unwrap(), Outcome::Finished);
     assert_eq!(losses(&run).len(), 2);

@@ -19,6 +19,7 @@ use super::sources::{DatasetSource, SamplePaths};
 use super::transforms::{AugmentConfig, augment};
 
 /// A batch in N×3×H×W (image) and N×H×W (train ids) layout.
+#[derive(Clone)]
 pub struct Batch {
     pub images: Vec<f32>,
     pub labels: Vec<u8>,

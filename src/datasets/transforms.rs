@@ -3,13 +3,13 @@
 //! the RNG passed in, so a sample's augmentation is a function of the seed alone.
 
 use image::imageops::{self, FilterType};
-use image::{GrayImage, Luma, Rgb, RgbImage};
+use image::{Luma, Rgb, RgbImage};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::UNLABELLED;
 use super::sources::Sample;
-use crate::infer::MEAN;
+use crate::infer::{mean_rgb, normalize};
 
 /// Augmentation settings of a training config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,30 +96,23 @@ pub fn augment(sample: Sample, config: &AugmentConfig, rng: &mut impl Rng) -> Te
     }
     // A crop larger than the scaled image is padded at the bottom and right with the mean
     // colour (zero after normalisation) and ignore, as mmsegmentation pads.
-    let mean = Rgb(MEAN.map(|m| (m * 255.0).round() as u8));
-    let image = pad(&image, cw, ch, mean);
-    let label = pad(&label, cw, ch, Luma([UNLABELLED]));
-    tensorise(&image, &label)
-}
-
-/// No augmentation: the image at file resolution (validation).
-pub fn tensorise(image: &RgbImage, label: &GrayImage) -> Tensorised {
-    let batch = crate::infer::normalize(image);
+    let image = pad(image, cw, ch, mean_rgb());
+    let label = pad(label, cw, ch, Luma([UNLABELLED]));
     Tensorised {
-        image: batch.data,
-        label: label.as_raw().clone(),
-        size: [image.height() as usize, image.width() as usize],
+        image: normalize(&image).data,
+        label: label.into_raw(),
+        size: [ch as usize, cw as usize],
     }
 }
 
 fn pad<P: image::Pixel>(
-    src: &image::ImageBuffer<P, Vec<P::Subpixel>>,
+    src: image::ImageBuffer<P, Vec<P::Subpixel>>,
     w: u32,
     h: u32,
     fill: P,
 ) -> image::ImageBuffer<P, Vec<P::Subpixel>> {
     if src.dimensions() == (w, h) {
-        return src.clone();
+        return src;
     }
     image::ImageBuffer::from_fn(w, h, |x, y| {
         if x < src.width() && y < src.height() {

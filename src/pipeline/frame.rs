@@ -47,7 +47,7 @@ fn bytes_per_pixel(encoding: &str) -> Option<u32> {
 }
 
 /// Checks that a size is one rtseg will process.
-pub fn check_size(width: u32, height: u32) -> Result<(), FrameError> {
+fn check_size(width: u32, height: u32) -> Result<(), FrameError> {
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
         return Err(FrameError::BadSize { width, height });
     }
@@ -78,23 +78,39 @@ pub fn decode_raw(frame: &RawFrame) -> Result<RgbImage, FrameError> {
     if frame.encoding == "yuv422_yuy2" && w % 2 == 1 {
         return Err(FrameError::OddYuyvWidth(w));
     }
-    let step = frame.step as usize;
+    let (step, row_bytes) = (frame.step as usize, (w * bytes) as usize);
     let mut out = RgbImage::new(w, h);
-    for (y, row_out) in out.rows_mut().enumerate() {
-        let row = &frame.data[y * step..y * step + (w * bytes) as usize];
-        let pixels: Vec<[u8; 3]> = match frame.encoding {
-            "rgb8" => row.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect(),
-            "bgr8" => row.chunks_exact(3).map(|p| [p[2], p[1], p[0]]).collect(),
-            "rgba8" => row.chunks_exact(4).map(|p| [p[0], p[1], p[2]]).collect(),
-            "bgra8" => row.chunks_exact(4).map(|p| [p[2], p[1], p[0]]).collect(),
-            "mono8" => row.iter().map(|&v| [v, v, v]).collect(),
-            _ => row.chunks_exact(4).flat_map(yuyv_pair).collect(),
-        };
-        for (px, rgb) in row_out.zip(pixels) {
-            px.0 = rgb;
+    // Written row by row straight into the output: no per-row buffers on this per-frame path.
+    for (y, dst) in out.chunks_exact_mut(3 * w as usize).enumerate() {
+        let src = &frame.data[y * step..y * step + row_bytes];
+        let pixels = dst.chunks_exact_mut(3);
+        match frame.encoding {
+            "rgb8" => dst.copy_from_slice(src),
+            "bgr8" => convert(pixels, src.chunks_exact(3), |p| [p[2], p[1], p[0]]),
+            "rgba8" => convert(pixels, src.chunks_exact(4), |p| [p[0], p[1], p[2]]),
+            "bgra8" => convert(pixels, src.chunks_exact(4), |p| [p[2], p[1], p[0]]),
+            "mono8" => convert(pixels, src.chunks_exact(1), |p| [p[0]; 3]),
+            _ => {
+                for (pair, yuyv) in dst.chunks_exact_mut(6).zip(src.chunks_exact(4)) {
+                    let [a, b] = yuyv_pair(yuyv);
+                    pair[..3].copy_from_slice(&a);
+                    pair[3..].copy_from_slice(&b);
+                }
+            }
         }
     }
     Ok(out)
+}
+
+/// Writes `to_rgb` of each source pixel into the matching output pixel.
+fn convert<'a>(
+    out: std::slice::ChunksExactMut<'_, u8>,
+    src: impl Iterator<Item = &'a [u8]>,
+    to_rgb: impl Fn(&[u8]) -> [u8; 3],
+) {
+    for (dst, p) in out.zip(src) {
+        dst.copy_from_slice(&to_rgb(p));
+    }
 }
 
 /// Y0 U Y1 V → two RGB pixels (BT.601, limited range, as the common USB cameras send).

@@ -9,11 +9,11 @@ pub mod latest;
 pub mod stats;
 
 use image::imageops::{self, FilterType};
-use image::{GrayImage, Rgb, RgbImage};
+use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::SegmentationBackend;
-use crate::infer::{MAX_SIDE, MEAN, MIN_SIDE, normalize, side_in_range};
+use crate::infer::{MAX_SIDE, MIN_SIDE, mean_rgb, normalize, side_in_range};
 
 /// How a frame is fitted to a fixed network input size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,8 +74,7 @@ pub fn segment_frame(
                     ((w as f64 * s).round() as u32).clamp(1, nw),
                     ((h as f64 * s).round() as u32).clamp(1, nh),
                 );
-                let mut canvas =
-                    RgbImage::from_pixel(nw, nh, Rgb(MEAN.map(|m| (m * 255.0).round() as u8)));
+                let mut canvas = RgbImage::from_pixel(nw, nh, mean_rgb());
                 imageops::replace(&mut canvas, &resize_rgb(image, cw, ch), 0, 0);
                 (cw, ch, Some(canvas))
             }

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use image::{GrayImage, RgbImage};
 use ros2_client::dds::rustdds::DomainParticipantBuilder;
 use ros2_client::qos::{Durability, History, WhenFull};
 use ros2_client::{
@@ -168,32 +167,37 @@ async fn for_each<M: DeserializeOwned + 'static>(
     }
 }
 
+fn topic(
+    node: &mut Node,
+    name: &str,
+    type_name: (&str, &str),
+    qos: &QosProfile,
+) -> anyhow::Result<ros2_client::dds::rustdds::Topic> {
+    let parsed = Name::parse(name).map_err(|e| anyhow::anyhow!("topic {name:?}: {e:?}"))?;
+    node.create_topic(&parsed, MessageTypeName::new(type_name.0, type_name.1), qos)
+        .map_err(|e| anyhow::anyhow!("topic {name}: {e:?}"))
+}
+
 fn create_publisher<M: Serialize>(
     node: &mut Node,
-    topic: &str,
+    name: &str,
     type_name: (&str, &str),
     qos: &QosProfile,
 ) -> anyhow::Result<Publisher<M>> {
-    let name = Name::parse(topic).map_err(|e| anyhow::anyhow!("topic {topic:?}: {e:?}"))?;
-    let topic = node
-        .create_topic(&name, MessageTypeName::new(type_name.0, type_name.1), qos)
-        .map_err(|e| anyhow::anyhow!("topic {topic}: {e:?}"))?;
+    let topic = topic(node, name, type_name, qos)?;
     node.create_publisher(&topic, None)
-        .map_err(|e| anyhow::anyhow!("publisher: {e:?}"))
+        .map_err(|e| anyhow::anyhow!("publisher {name}: {e:?}"))
 }
 
 fn create_subscription<M: DeserializeOwned + 'static>(
     node: &mut Node,
-    topic: &str,
+    name: &str,
     type_name: (&str, &str),
     qos: &QosProfile,
 ) -> anyhow::Result<ros2_client::Subscription<M>> {
-    let name = Name::parse(topic).map_err(|e| anyhow::anyhow!("topic {topic:?}: {e:?}"))?;
-    let topic = node
-        .create_topic(&name, MessageTypeName::new(type_name.0, type_name.1), qos)
-        .map_err(|e| anyhow::anyhow!("topic {topic}: {e:?}"))?;
+    let topic = topic(node, name, type_name, qos)?;
     node.create_subscription(&topic, None)
-        .map_err(|e| anyhow::anyhow!("subscription: {e:?}"))
+        .map_err(|e| anyhow::anyhow!("subscription {name}: {e:?}"))
 }
 
 const IMAGE: (&str, &str) = ("sensor_msgs", "Image");
@@ -431,20 +435,14 @@ fn process(
     let (image, seg) = match segmented {
         Ok(ok) => ok,
         Err(message) => {
-            out.stats
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .frame_malformed();
-            out.warnings
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .warn(&out.name, &message);
+            out.reject(&message);
             return;
         }
     };
     let (mask, model_ms) = (seg.mask, seg.model_ms);
     if params.publish.mask {
-        let _ = out.mask.publish(mono8(&header, &mask));
+        let message = image_message(&header, "mono8", 1, mask.width(), mask.height(), &mask);
+        let _ = out.mask.publish(message);
     }
     if params.publish.mask_compressed {
         let mut png = Vec::new();
@@ -480,10 +478,9 @@ fn process(
                 image::imageops::FilterType::Triangle,
             )
         };
-        let _ = out.color_mask.publish(rgb8(
-            &header,
-            &color_overlay(&base, &mask, params.dataset, 0.5),
-        ));
+        let overlay = color_overlay(&base, &mask, params.dataset, 0.5);
+        let message = image_message(&header, "rgb8", 3, mask.width(), mask.height(), &overlay);
+        let _ = out.color_mask.publish(message);
     }
     let latency = pending.received.elapsed().as_secs_f64() * 1e3;
     out.stats
@@ -492,27 +489,23 @@ fn process(
         .mask_published(latency, model_ms);
 }
 
-fn mono8(header: &Header, mask: &GrayImage) -> Image {
+/// An 8-bit image message of `channels` interleaved channels.
+fn image_message(
+    header: &Header,
+    encoding: &str,
+    channels: u32,
+    w: u32,
+    h: u32,
+    data: &[u8],
+) -> Image {
     Image {
         header: header.clone(),
-        height: mask.height(),
-        width: mask.width(),
-        encoding: "mono8".into(),
+        height: h,
+        width: w,
+        encoding: encoding.into(),
         is_bigendian: 0,
-        step: mask.width(),
-        data: mask.as_raw().clone(),
-    }
-}
-
-fn rgb8(header: &Header, image: &RgbImage) -> Image {
-    Image {
-        header: header.clone(),
-        height: image.height(),
-        width: image.width(),
-        encoding: "rgb8".into(),
-        is_bigendian: 0,
-        step: 3 * image.width(),
-        data: image.as_raw().clone(),
+        step: channels * w,
+        data: data.to_vec(),
     }
 }
 

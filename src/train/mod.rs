@@ -7,7 +7,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod plots;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::backend::BurnBackend;
 use crate::datasets::loader::{Batch, BatchLoader};
-use crate::evaluation::{ConfusionMatrix, Metrics, evaluate};
+use crate::evaluation::{ConfusionMatrix, evaluate};
 use crate::losses::{Labels, cross_entropy, mfaranet_joint_loss, scalar};
 use crate::models::resolve;
 use crate::models::segmentor::{Segmentor, SegmentorConfig};
@@ -189,17 +189,22 @@ pub fn resume(dir: &Path, stop: StopRequest) -> anyhow::Result<Outcome> {
 pub fn train_step(
     model: Segmentor,
     (backbone_optim, head_optim): &mut (&mut ModuleOptimizer, &mut ModuleOptimizer),
-    batch: &Batch,
+    batch: Batch,
     (backbone_lr, head_lr): (f64, f64),
     loss: &LossConfig,
     device: &Device,
 ) -> anyhow::Result<(Segmentor, Vec<(&'static str, f32)>)> {
-    let [n, _, h, w] = batch.shape;
+    let Batch {
+        images,
+        labels,
+        shape,
+    } = batch;
+    let [n, _, h, w] = shape;
     let labels = Labels {
-        ids: &batch.labels,
+        ids: &labels,
         shape: [n, h, w],
     };
-    let images = Tensor::from_data(TensorData::new(batch.images.clone(), batch.shape), device);
+    let images = Tensor::from_data(TensorData::new(images, shape), device);
     let (total, parts) = batch_loss(&model, images, &labels, loss)?;
     if !parts[0].1.is_finite() {
         anyhow::bail!("loss became {}; lower the learning rate", parts[0].1);
@@ -246,7 +251,7 @@ impl Run {
             let lr = cfg
                 .schedule
                 .lr(cfg.optimizer.base_lr(), self.state.step, cfg.iterations);
-            let parts = self.step(&batch, lr)?;
+            let parts = self.step(batch, lr)?;
             self.state.step += 1;
             window.1 += 1;
             let step = self.state.step;
@@ -279,14 +284,14 @@ impl Run {
                 return Ok(Outcome::Interrupted { step });
             }
         }
+        // The last step's evaluation has already redrawn the plots.
         let final_path = self.dir.join("final.bpk");
         weights::save(&self.model.valid(), &cfg.model, &final_path)?;
-        plots::write_all(&self.dir, cfg.dataset.label_space())?;
         progress.finish(&format!("done: {}", final_path.display()));
         Ok(Outcome::Finished)
     }
 
-    fn step(&mut self, batch: &Batch, lr: f64) -> anyhow::Result<Vec<(&'static str, f32)>> {
+    fn step(&mut self, batch: Batch, lr: f64) -> anyhow::Result<Vec<(&'static str, f32)>> {
         let optimizers = &mut (&mut self.backbone_optim, &mut self.head_optim);
         let (model, parts) = train_step(
             self.model.clone(),
@@ -301,7 +306,7 @@ impl Run {
         Ok(parts)
     }
 
-    fn evaluate_and_keep_best(&mut self, progress: &Progress) -> anyhow::Result<Metrics> {
+    fn evaluate_and_keep_best(&mut self, progress: &Progress) -> anyhow::Result<()> {
         let cfg = &self.config;
         let space = cfg.dataset.label_space();
         let backend = BurnBackend::new(
@@ -338,8 +343,7 @@ impl Run {
             self.state.best_step = step;
             weights::save(&self.model.valid(), &cfg.model, &self.dir.join("best.bpk"))?;
         }
-        plots::write_all(&self.dir, space)?;
-        Ok(metrics)
+        plots::write_all(&self.dir, space)
     }
 
     fn checkpoint(&self) -> anyhow::Result<()> {
@@ -393,9 +397,7 @@ impl Progress {
     fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => {
-                let _ = writeln!(std::io::stderr(), "{line}");
-            }
+            None => eprintln!("{line}"),
         }
     }
 

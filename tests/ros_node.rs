@@ -71,7 +71,10 @@ impl Setup {
             &format!("weights: \"{}\"", self.weights.display()),
         )
         .replace("cameras: [\"/camera\"]", &format!("cameras: {cameras:?}"))
-        .replace("workers: 1", &format!("workers: {}", cameras.len()));
+        .replace("workers: 1", &format!("workers: {}", cameras.len()))
+        // Reliable input: these tests compare every frame, and a best-effort sample lost on
+        // a loaded machine would read as a node failure.
+        .replace("input_qos: sensor_data", "input_qos: default");
         let path = self.dir.join(format!("{name}.params.yaml"));
         std::fs::write(&path, text).unwrap();
         path
@@ -448,7 +451,9 @@ fn stream_large_masks(
     let s = setup()?;
     let params = std::fs::read_to_string(s.params(test, &["/cam_big"]))
         .unwrap()
-        .replace("network_size: [0, 0]", "network_size: [64, 112]");
+        .replace("network_size: [0, 0]", "network_size: [64, 112]")
+        // A camera-like stream: best-effort frames, as stream.py sends them.
+        .replace("input_qos: default", "input_qos: sensor_data");
     let params_path = s.dir.join("large.params.yaml");
     std::fs::write(&params_path, params).unwrap();
     let mut node = s.node_with(test, params_path);

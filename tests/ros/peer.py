@@ -41,7 +41,7 @@ def main():
     node.create_subscription(CompressedImage, outs + "/mask/compressed", keep("mask_compressed"), reliable)
     node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
     node.create_subscription(CameraInfo, outs + "/mask/camera_info", keep("mask_camera_info"), reliable)
-    pub_qos = qos_profile_sensor_data if plan.get("sensor_qos", True) else reliable
+    pub_qos = qos_profile_sensor_data if plan.get("sensor_qos", False) else reliable
     raw_pub = node.create_publisher(Image, cam + "/image", pub_qos)
     compressed_pub = node.create_publisher(CompressedImage, cam + "/image/compressed", pub_qos)
     info_pub = node.create_publisher(CameraInfo, cam + "/camera_info", pub_qos)

@@ -58,6 +58,7 @@ def main():
     matched = spin_until(
         lambda: raw_pub.get_subscription_count() > 0
         and compressed_pub.get_subscription_count() > 0
+        and info_pub.get_subscription_count() > 0
         and node.count_publishers(outs + "/mask") > 0,
         plan.get("discovery_timeout", 30),
     )
@@ -92,7 +93,9 @@ def main():
         info = CameraInfo()  # all zeros: no usable intrinsics
         info.header.frame_id = "camera_optical"
         info_pub.publish(info)
-        spin_until(lambda: False, 0.5)
+        # Its reader may have matched after ours saw it: wait until the node counts it.
+        spin_until(lambda: any(kv.key == "malformed" and kv.value != "0"
+                               for d in diagnostics[-1:] for s in d.status for kv in s.values), 10)
     if "camera_info" in plan:
         info = CameraInfo(**{k: v for k, v in plan["camera_info"].items()})
         info.header.frame_id = "camera_optical"

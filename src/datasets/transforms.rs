@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::UNLABELLED;
 use super::sources::Sample;
 use crate::infer::{mean_rgb, normalize};
+use crate::pipeline::resize::resize_nearest;
 
 /// Augmentation settings of a training config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,7 +75,7 @@ pub fn augment(sample: Sample, config: &AugmentConfig, rng: &mut impl Rng) -> Te
         ((h as f32 * scale).round() as u32).max(1),
     );
     let image = imageops::resize(&image, sw, sh, FilterType::Triangle);
-    let label = imageops::resize(&label, sw, sh, FilterType::Nearest);
+    let label = resize_nearest(&label, sw, sh);
 
     let [ch, cw] = config.crop;
     let (x0, y0) = (

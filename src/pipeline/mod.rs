@@ -6,12 +6,14 @@
 
 pub mod frame;
 pub mod latest;
+pub mod resize;
 pub mod stats;
 
-use image::imageops::{self, FilterType};
+use image::imageops;
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
+use self::resize::resize_rgb;
 use crate::backend::SegmentationBackend;
 use crate::infer::{MAX_SIDE, MIN_SIDE, mean_rgb, normalize, side_in_range};
 
@@ -103,15 +105,11 @@ pub fn segment_frame(
             mask: if content.dimensions() == (w, h) {
                 content
             } else {
-                imageops::resize(&content, w, h, FilterType::Nearest)
+                resize::resize_nearest(&content, w, h)
             },
             scale_x: 1.0,
             scale_y: 1.0,
             model_ms,
         },
     })
-}
-
-fn resize_rgb(image: &RgbImage, w: u32, h: u32) -> RgbImage {
-    imageops::resize(image, w, h, FilterType::Triangle)
 }

@@ -24,6 +24,7 @@ use crate::backend::SegmentationBackend;
 use crate::infer::color_overlay;
 use crate::pipeline::frame::{RawFrame, decode_compressed, decode_raw};
 use crate::pipeline::latest::LatestSlots;
+use crate::pipeline::resize::resize_rgb;
 use crate::pipeline::stats::{Percentiles, PipelineStats};
 use crate::pipeline::{MaskResolution, segment_frame};
 
@@ -471,12 +472,7 @@ fn process(
         let base = if image.dimensions() == mask.dimensions() {
             image
         } else {
-            image::imageops::resize(
-                &image,
-                mask.width(),
-                mask.height(),
-                image::imageops::FilterType::Triangle,
-            )
+            resize_rgb(&image, mask.width(), mask.height())
         };
         let overlay = color_overlay(&base, &mask, params.dataset, 0.5);
         let message = image_message(&header, "rgb8", 3, mask.width(), mask.height(), &overlay);

@@ -8,7 +8,10 @@ camera (tests/ros/stream.py: publishes frames stamped at publish time, receives 
 and reports per camera: masks published and received, frames dropped by keep-latest,
 end-to-end latency (rclpy publish -> mask arrival) p50/p99, the node's own split of its
 latency into network time and everything else (decode, resize, encode, publish), and the node
-process's CPU use. Build first: cargo build --release."""
+process's CPU use. Then the same streams run against scripts/rclpy_relay.py, an rclpy node that
+answers each frame at once with an all-zero mask: its end-to-end latency is what moving the
+frame and the mask through DDS and rclpy costs, the floor under rtseg's overhead.
+Build first: cargo build --release."""
 import argparse
 import json
 import os
@@ -25,6 +28,28 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run(server_cmd, cams, args, env, peer_env, tmp, w, h):
+    """Starts one server (rtseg node or the rclpy relay), streams from one rclpy peer per
+    camera, and returns the peers' reports and the server's CPU use (fraction of one core)."""
+    server = subprocess.Popen(server_cmd, env=env, stderr=subprocess.DEVNULL)
+    peers = []
+    for cam in cams:
+        plan = {"camera": cam, "output_namespace": "segmentation", "topic": args.topic,
+                "frames": int(args.rate * args.seconds), "rate_hz": args.rate,
+                "width": w, "height": h, "encoding": args.encoding}
+        plan_path, out = os.path.join(tmp, cam[1:] + ".json"), os.path.join(tmp, cam[1:] + ".out")
+        json.dump(plan, open(plan_path, "w"))
+        peers.append((cam, out, subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "tests/ros/stream.py"), plan_path, out], env=peer_env)))
+    cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+    for _, _, p in peers:
+        p.wait()
+    cpu = (cpu_seconds(server.pid) - cpu0) / (time.monotonic() - t0)
+    server.terminate()
+    server.wait()
+    return {cam: json.load(open(out)) for cam, out, _ in peers}, cpu
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cameras", type=int, default=2)
@@ -38,6 +63,8 @@ def main():
     ap.add_argument("--topic", default="mask", choices=["mask", "mask/compressed"])
     ap.add_argument("--consumer-profile", default=os.path.join(ROOT, "launch/fastdds_large_frames.xml"),
                     help="Fast DDS profile for the rclpy peers ('' = Fast DDS defaults)")
+    ap.add_argument("--no-relay", action="store_true",
+                    help="skip the rclpy relay run (the transport floor rtseg is compared with)")
     args = ap.parse_args()
     w, h = map(int, args.size.split("x"))
     nh, nw = map(int, args.network.split("x"))
@@ -52,37 +79,34 @@ def main():
                   .replace("workers: 1", f"workers: {args.cameras}"))
         params_path = os.path.join(tmp, "params.yaml")
         open(params_path, "w").write(params)
-        node = subprocess.Popen([os.path.join(ROOT, "target/release/rtseg"), "node", "--params-file",
-                                 params_path], env=env, stderr=subprocess.DEVNULL)
-        peers = []
-        for cam in cams:
-            plan = {"camera": cam, "output_namespace": "segmentation", "topic": args.topic,
-                    "frames": int(args.rate * args.seconds), "rate_hz": args.rate,
-                    "width": w, "height": h, "encoding": args.encoding}
-            plan_path, out = os.path.join(tmp, cam[1:] + ".json"), os.path.join(tmp, cam[1:] + ".out")
-            json.dump(plan, open(plan_path, "w"))
-            peers.append((cam, out, subprocess.Popen(
-                [sys.executable, os.path.join(ROOT, "tests/ros/stream.py"), plan_path, out], env=peer_env)))
-        cpu0, t0 = cpu_seconds(node.pid), time.monotonic()
-        for _, _, p in peers:
-            p.wait()
-        cpu = (cpu_seconds(node.pid) - cpu0) / (time.monotonic() - t0)
-        node.terminate()
-        node.wait()
-        reports = {cam: json.load(open(out)) for cam, out, _ in peers}
+        rtseg = run([os.path.join(ROOT, "target/release/rtseg"), "node", "--params-file", params_path],
+                    cams, args, env, peer_env, tmp, w, h)
+        relay = None
+        if not args.no_relay and args.topic == "mask":
+            relay = run([sys.executable, os.path.join(ROOT, "scripts/rclpy_relay.py"), "segmentation"] + cams,
+                        cams, args, peer_env, peer_env, tmp, w, h)
+    reports, cpu = rtseg
     print(f"rtseg node: {args.cameras} camera(s), {args.size} {args.encoding} at {args.rate} Hz for "
           f"{args.seconds} s, network {args.network}, masks on {args.topic}; "
           f"node CPU {100 * cpu:.0f}% of one core")
     print(f"{'camera':<12} {'sent':>5} {'publ':>5} {'recv':>5} {'drop':>5} {'e2e p50':>8} {'e2e p99':>8} "
           f"{'net p50':>8} {'net p99':>8} {'rest p50':>8} {'rest p99':>8}  (ms)")
+    fmt = lambda v: f"{v:8.1f}" if isinstance(v, float) else f"{str(v):>8}"
     for cam, r in reports.items():
         n = r.get("node", {})
-        fmt = lambda v: f"{v:8.1f}" if isinstance(v, float) else f"{str(v):>8}"
         print(f"{cam:<12} {r['sent']:>5} {str(r['published']):>5} {r['received']:>5} "
               f"{n.get('dropped', '?'):>5} {fmt(r['latency_p50_ms'])} {fmt(r['latency_p99_ms'])} "
               f"{n.get('model_p50_ms', '?'):>8} {n.get('model_p99_ms', '?'):>8} "
               f"{n.get('overhead_p50_ms', '?'):>8} {n.get('overhead_p99_ms', '?'):>8}")
-    print(json.dumps({"cpu_fraction": cpu, "cameras": reports}))
+    if relay:
+        relay_reports, relay_cpu = relay
+        print(f"rclpy relay (same streams, mask of zeros sent back at once, no network): "
+              f"relay CPU {100 * relay_cpu:.0f}% of one core")
+        for cam, r in relay_reports.items():
+            print(f"{cam:<12} {r['sent']:>5} {'':>5} {r['received']:>5} {'':>5} "
+                  f"{fmt(r['latency_p50_ms'])} {fmt(r['latency_p99_ms'])}")
+    print(json.dumps({"cpu_fraction": cpu, "cameras": reports,
+                      "relay": relay and {"cpu_fraction": relay[1], "cameras": relay[0]}}))
 
 
 if __name__ == "__main__":

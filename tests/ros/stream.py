@@ -51,9 +51,10 @@ def main():
     start = time.monotonic()
     for i in range(plan["frames"]):
         msg = Image(height=h, width=w, encoding=encoding, step=w * channels)
-        msg.header.stamp = node.get_clock().now().to_msg()
         msg.header.frame_id = "camera_optical"
         msg.data = pattern
+        # Stamped after the 2.7 MB copy into the message: latency starts at publish.
+        msg.header.stamp = node.get_clock().now().to_msg()
         pub.publish(msg)
         spin_for(max(0.0, start + (i + 1) * period - time.monotonic()))
     sent_s = time.monotonic() - start

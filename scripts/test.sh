@@ -4,11 +4,28 @@
 # discovery on loopback (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) with a domain per test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! .venv/bin/python -c "import cityscapesscripts, rclpy, rosbags" 2>/dev/null; then
+if ! cmp -s requirements-test.txt .venv/requirements-test.txt; then
+  rm -rf .venv
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+  cp requirements-test.txt .venv/
+fi
+# vision_msgs (for label_info) has no wheel: build its two messages against the venv's ROS.
+prefix="$PWD/.venv/vision_msgs"
+if [ ! -e "$prefix/built" ] || [ -n "$(find tests/ros/vision_msgs -newer "$prefix/built")" ]; then
+  rm -rf "$prefix" target/vision_msgs
+  (
+    export AMENT_PREFIX_PATH="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
+    cmake -S tests/ros/vision_msgs -B target/vision_msgs -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_PREFIX_PATH="$PWD/.venv" -DCMAKE_INSTALL_PREFIX="$prefix" \
+      -DPython3_EXECUTABLE="$PWD/.venv/bin/python" -DBUILD_TESTING=OFF > target/vision_msgs.log 2>&1 &&
+      cmake --build target/vision_msgs -j 2 >> target/vision_msgs.log 2>&1 &&
+      cmake --install target/vision_msgs >> target/vision_msgs.log 2>&1
+  ) || { tail -30 target/vision_msgs.log; echo "building tests/ros/vision_msgs failed" >&2; exit 1; }
+  touch "$prefix/built"
 fi
 export RTSEG_PYTHON="$PWD/.venv/bin/python"
+export RTSEG_VISION_MSGS_PREFIX="$prefix"
 export RTSEG_REQUIRE_PEERS=1
 # The shared data is reached by path, never copied into the repository.
 export RTSEG_CAMVID="${RTSEG_CAMVID:-$PWD/../shared/data/camvid}"

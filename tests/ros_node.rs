@@ -12,7 +12,7 @@ mod common;
 use common::{camvid, init_weights, python_with, rtseg, text};
 
 /// Every test of this file, by the name it passes around; its index picks its DDS domain.
-const TESTS: [&str; 13] = [
+const TESTS: [&str; 14] = [
     "forms",
     "cameras",
     "short_data",
@@ -26,9 +26,10 @@ const TESTS: [&str; 13] = [
     "large_compressed",
     "large_raw",
     "network_resolution",
+    "label_info",
 ];
 
-/// A distinct DDS domain per test (100..112), so parallel tests never see each other.
+/// A distinct DDS domain per test (100..113), so parallel tests never see each other.
 fn domain(test: &str) -> String {
     let index = TESTS
         .iter()
@@ -103,32 +104,36 @@ impl Setup {
         let report = out_dir.join("report.json");
         std::fs::write(&plan_path, plan.to_string()).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ros/peer.py");
-        let out = Command::new(&self.python)
-            .arg(script)
+        let mut peer = Command::new(&self.python);
+        peer.arg(script)
             .arg(&plan_path)
             .arg(&report)
             .env("ROS_DOMAIN_ID", domain(test))
-            .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-            .output()
-            .unwrap();
+            .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+        if let Some((python_path, library_path)) = vision_msgs_paths() {
+            peer.env("PYTHONPATH", python_path)
+                .env("LD_LIBRARY_PATH", library_path);
+        }
+        let out = peer.output().unwrap();
         assert!(out.status.success(), "peer failed: {}", text(&out));
         serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
     }
 
-    /// Runs node and peer; stops the node and returns the peer's report and the node's log.
+    /// Runs node and peer (`plan` adds to the peer's plan); stops the node and returns the
+    /// peer's report and the node's log.
     fn exchange(
         &self,
         test: &str,
         frames: Vec<serde_json::Value>,
-        zero_camera_info: bool,
+        plan: serde_json::Value,
     ) -> (serde_json::Value, String) {
         let mut node = self.node(test, &["/cam_test"]);
         let image = image::open(&self.frame).unwrap().to_rgb8();
-        let plan = serde_json::json!({
-            "camera": "/cam_test", "output_namespace": "segmentation",
-            "frames": frames, "zero_camera_info": zero_camera_info,
-            "warmup": self.raw("warmup.bin", &image, "rgb8", 0),
-        });
+        let mut plan = plan;
+        plan["camera"] = "/cam_test".into();
+        plan["output_namespace"] = "segmentation".into();
+        plan["frames"] = frames.into();
+        plan["warmup"] = self.raw("warmup.bin", &image, "rgb8", 0);
         let report = self.peer(test, "peer", plan);
         let _ = node.kill();
         let out = node.wait_with_output().unwrap();
@@ -193,6 +198,51 @@ fn bytes(entry: &serde_json::Value) -> Vec<u8> {
     std::fs::read(entry["file"].as_str().unwrap()).unwrap()
 }
 
+/// PYTHONPATH and LD_LIBRARY_PATH of the vision_msgs that scripts/test.sh builds from
+/// tests/ros/vision_msgs (vision_msgs has no PyPI wheel).
+fn vision_msgs_paths() -> Option<(PathBuf, PathBuf)> {
+    let prefix = PathBuf::from(std::env::var_os("RTSEG_VISION_MSGS_PREFIX")?);
+    let site = std::fs::read_dir(prefix.join("lib"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.join("vision_msgs").is_dir())?;
+    Some((site, prefix.join("lib")))
+}
+
+#[test]
+fn label_info_reaches_a_late_joining_rclpy_subscriber() {
+    let Some(s) = setup() else { return };
+    if vision_msgs_paths().is_none() {
+        common::missing(
+            "vision_msgs for rclpy is not built (RTSEG_VISION_MSGS_PREFIX; run scripts/test.sh)",
+        );
+        return;
+    }
+    let image = image::open(&s.frame).unwrap().to_rgb8();
+    // The peer subscribes to label_info only after a frame went round trip: a late joiner.
+    let plan = serde_json::json!({ "label_info_topic": "/rtseg/label_info" });
+    let (report, log) = s.exchange(
+        "label_info",
+        vec![s.raw("good.bin", &image, "rgb8", 0)],
+        plan,
+    );
+    assert_eq!(report["frames"][0]["received"], true, "{log}");
+    let label_info = &report["label_info"];
+    let names = rtseg::datasets::Dataset::Camvid.class_names();
+    let want: Vec<serde_json::Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| serde_json::json!([i, name]))
+        .collect();
+    assert_eq!(
+        label_info["class_map"],
+        serde_json::Value::from(want),
+        "{report}"
+    );
+    assert_eq!(label_info["threshold"], 0.0);
+}
+
 #[test]
 fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
     let Some(s) = setup() else { return };
@@ -217,7 +267,7 @@ fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
         })
         .collect();
     frames[0]["expect_color"] = false.into(); // the colour subscription may not be seen yet
-    let (report, log) = s.exchange("forms", frames, false);
+    let (report, log) = s.exchange("forms", frames, serde_json::json!({}));
     assert_eq!(report["matched"], true, "peer never matched: {log}");
     assert_eq!(report["warmed_up"], true, "no warm-up mask: {log}");
     assert!(
@@ -318,7 +368,8 @@ fn rejected_then_served(
         frames.push(bad);
     }
     frames.push(s.raw("good.bin", &image, "rgb8", 0));
-    let (report, log) = s.exchange(test, frames, zero_camera_info);
+    let plan = serde_json::json!({ "zero_camera_info": zero_camera_info });
+    let (report, log) = s.exchange(test, frames, plan);
     assert_eq!(report["matched"], true, "{log}");
     assert_eq!(report["warmed_up"], true, "{log}");
     let frames = report["frames"].as_array().unwrap();

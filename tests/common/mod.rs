@@ -13,7 +13,7 @@ fn required() -> bool {
     std::env::var_os("RTSEG_REQUIRE_PEERS").is_some_and(|v| v == "1")
 }
 
-fn missing(what: &str) -> Option<PathBuf> {
+pub fn missing(what: &str) -> Option<PathBuf> {
     assert!(!required(), "RTSEG_REQUIRE_PEERS=1 but {what}");
     eprintln!("SKIP: {what}");
     None

@@ -5,7 +5,9 @@
 PLAN lists frames to publish, one at a time, on <camera>/image or <camera>/image/compressed;
 after each good frame the peer waits for the node's mask with the same stamp. It subscribes
 to mask, color_mask and mask/compressed (reliable) and to /diagnostics, and records what it
-receives (raw bytes written next to OUT.json) plus the ROS graph as it sees it.
+receives (raw bytes written next to OUT.json) plus the ROS graph as it sees it; with
+label_info_topic, it subscribes to label_info last, as a late joiner (needs the vision_msgs
+that scripts/test.sh builds on PYTHONPATH).
 Discovery stays on loopback: run with ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST.
 """
 import json
@@ -135,6 +137,16 @@ def main():
             else:
                 entry[kind].update(height=m.height, width=m.width, encoding=m.encoding, step=m.step)
         results["frames"].append(entry)
+    if "label_info_topic" in plan:
+        # Only now, after the frames: label_info is transient-local, so a late joiner gets it.
+        from rclpy.qos import DurabilityPolicy
+        from vision_msgs.msg import LabelInfo
+        labels = []
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        node.create_subscription(LabelInfo, plan["label_info_topic"], labels.append, latched)
+        if spin_until(lambda: labels, 20):
+            results["label_info"] = {"threshold": labels[0].threshold,
+                                     "class_map": [[c.class_id, c.class_name] for c in labels[0].class_map]}
     spin_until(lambda: len(diagnostics) > 0 and any(
         kv.key == "malformed" for s in diagnostics[-1].status for kv in s.values), 5)
     if diagnostics:

@@ -1,7 +1,8 @@
 //! `rtseg node` against a real rclpy stack (ROS 2 Jazzy wheels from PyPI, Fast DDS), all on
 //! loopback: frames in every input form come back as masks equal byte for byte to
-//! `rtseg infer`'s, with stamps and frame ids kept; each kind of malformed frame is dropped,
-//! counted in /diagnostics, and the next good frame is still served.
+//! `rtseg infer`'s (also decoded from Autoware's run-length form), with stamps and frame ids
+//! kept; label_info reaches a late joiner; each kind of malformed frame is dropped, counted in
+//! /diagnostics, and the next good frame is still served.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -73,6 +74,7 @@ impl Setup {
         )
         .replace("cameras: [\"/camera\"]", &format!("cameras: {cameras:?}"))
         .replace("workers: 1", &format!("workers: {}", cameras.len()))
+        .replace("mask_autoware_rle: false", "mask_autoware_rle: true")
         // Reliable input: these tests compare every frame, and a best-effort sample lost on
         // a loaded machine would read as a node failure.
         .replace("input_qos: sensor_data", "input_qos: default");
@@ -267,7 +269,7 @@ fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
         })
         .collect();
     frames[0]["expect_color"] = false.into(); // the colour subscription may not be seen yet
-    let (report, log) = s.exchange("forms", frames, serde_json::json!({}));
+    let (report, log) = s.exchange("forms", frames, serde_json::json!({ "autoware_rle": true }));
     assert_eq!(report["matched"], true, "peer never matched: {log}");
     assert_eq!(report["warmed_up"], true, "no warm-up mask: {log}");
     assert!(
@@ -296,6 +298,19 @@ fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
         assert!(
             bytes(mask) == want_mask.as_raw()[..],
             "frame {i}: mask differs from rtseg infer"
+        );
+        let rle = &frame["mask_autoware_rle"];
+        assert_eq!(
+            (
+                rle["encoding"].as_str(),
+                rle["width"].as_u64(),
+                rle["height"].as_u64()
+            ),
+            (Some("mono8"), Some(480), Some(360))
+        );
+        assert!(
+            bytes(rle) == want_mask.as_raw()[..],
+            "frame {i}: mask/autoware_rle decodes to a different mask"
         );
         let compressed = &frame["mask_compressed"];
         assert_eq!(compressed["format"], "mono8; png compressed ");

@@ -4,6 +4,7 @@
 //! counters and latency percentiles that diagnostics report. `src/ros` is a thin shell
 //! around this.
 
+pub mod autoware;
 pub mod frame;
 pub mod latest;
 pub mod resize;

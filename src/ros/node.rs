@@ -22,6 +22,7 @@ use super::msgs::{
 use super::params::{NodeParams, ParamsFile, QosPreset};
 use crate::backend::SegmentationBackend;
 use crate::infer::color_overlay;
+use crate::pipeline::autoware::run_length_encode;
 use crate::pipeline::frame::{RawFrame, decode_compressed, decode_raw};
 use crate::pipeline::latest::LatestSlots;
 use crate::pipeline::resize::resize_rgb;
@@ -84,6 +85,7 @@ struct CameraOutputs {
     mask: Publisher<Image>,
     color_mask: Publisher<Image>,
     mask_compressed: Publisher<CompressedImage>,
+    mask_autoware_rle: Publisher<Image>,
     mask_camera_info: Publisher<CameraInfo>,
     /// Someone subscribes to `color_mask` (refreshed by the main loop).
     color_wanted: AtomicBool,
@@ -258,6 +260,12 @@ pub fn run(
                 &mut node,
                 &format!("{out}/mask/compressed"),
                 COMPRESSED,
+                &out_qos,
+            )?,
+            mask_autoware_rle: create_publisher(
+                &mut node,
+                &format!("{out}/mask/autoware_rle"),
+                IMAGE,
                 &out_qos,
             )?,
             mask_camera_info: create_publisher(
@@ -455,6 +463,13 @@ fn process(
                 data: png,
             });
         }
+    }
+    if params.publish.mask_autoware_rle {
+        let message = Image {
+            data: run_length_encode(&mask),
+            ..image_message(&header, "mono8", 1, mask.width(), mask.height(), &[])
+        };
+        let _ = out.mask_autoware_rle.publish(message);
     }
     if params.mask_resolution == MaskResolution::Network {
         let info = out

@@ -26,6 +26,10 @@ pub struct Outputs {
     /// Computed only while someone subscribes.
     pub color_mask: bool,
     pub mask_compressed: bool,
+    /// `mask/autoware_rle`: Autoware's run-length mono8 (off unless asked for: image tools
+    /// cannot display it).
+    #[serde(default)]
+    pub mask_autoware_rle: bool,
     pub label_info: bool,
     pub diagnostics: bool,
 }
@@ -36,6 +40,7 @@ impl Default for Outputs {
             mask: true,
             color_mask: true,
             mask_compressed: true,
+            mask_autoware_rle: false,
             label_info: true,
             diagnostics: true,
         }

@@ -12,6 +12,7 @@ Discovery stays on loopback: run with ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST.
 """
 import json
 import os
+import struct
 import sys
 import time
 
@@ -28,7 +29,8 @@ def main():
     rclpy.init()
     node = rclpy.create_node(plan.get("peer_name", "rtseg_test_peer"))
     cam, outs = plan["camera"], plan["camera"] + "/" + plan["output_namespace"]
-    received = {"mask": {}, "color_mask": {}, "mask_compressed": {}, "mask_camera_info": {}}
+    received = {"mask": {}, "color_mask": {}, "mask_compressed": {}, "mask_camera_info": {},
+                "mask_autoware_rle": {}}
     diagnostics = []
 
     def keep(kind):
@@ -43,6 +45,7 @@ def main():
     node.create_subscription(CompressedImage, outs + "/mask/compressed", keep("mask_compressed"), reliable)
     node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
     node.create_subscription(CameraInfo, outs + "/mask/camera_info", keep("mask_camera_info"), reliable)
+    node.create_subscription(Image, outs + "/mask/autoware_rle", keep("mask_autoware_rle"), reliable)
     pub_qos = qos_profile_sensor_data if plan.get("sensor_qos", False) else reliable
     raw_pub = node.create_publisher(Image, cam + "/image", pub_qos)
     compressed_pub = node.create_publisher(CompressedImage, cam + "/image/compressed", pub_qos)
@@ -114,6 +117,8 @@ def main():
             want.append("color_mask")
         if "camera_info" in plan:
             want.append("mask_camera_info")
+        if plan.get("autoware_rle"):
+            want.append("mask_autoware_rle")
         if frame.get("expect_mask", True):
             got = spin_until(lambda: all(key in received[k] for k in want), plan.get("frame_timeout", 60))
         else:
@@ -125,6 +130,15 @@ def main():
         if info is not None:
             entry["mask_camera_info"] = {"width": info.width, "height": info.height,
                                          "k": list(info.k), "p": list(info.p)}
+        rle = received["mask_autoware_rle"].get(key)
+        if rle is not None:
+            # Autoware's records: u8 label, then an int32 run length (little-endian).
+            decoded = b"".join(bytes([label]) * count
+                               for label, count in struct.iter_unpack("<Bi", bytes(rle.data)))
+            blob = os.path.join(out_dir, f"frame{i}_mask_autoware_rle_decoded.bin")
+            open(blob, "wb").write(decoded)
+            entry["mask_autoware_rle"] = {"file": blob, "height": rle.height, "width": rle.width,
+                                          "encoding": rle.encoding}
         for kind in ["mask", "color_mask", "mask_compressed"]:
             m = received[kind].get(key)
             if m is None:

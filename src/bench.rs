@@ -16,6 +16,8 @@ use crate::train::{model_config, optimizers, train_step};
 pub struct BenchReport {
     pub model: String,
     pub backend: String,
+    /// Images per network call.
+    pub batch: usize,
     pub height: usize,
     pub width: usize,
     pub warmup: usize,
@@ -42,33 +44,33 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// A deterministic pseudo-image (normalised values in a plausible range), so runs compare.
-fn synthetic_batch(height: usize, width: usize) -> InputBatch {
-    let n = 3 * height * width;
+/// Deterministic pseudo-images (normalised values in a plausible range), so runs compare.
+fn synthetic_batch([batch, height, width]: [usize; 3]) -> InputBatch {
+    let n = batch * 3 * height * width;
     let data = (0..n)
         .map(|i| ((i.wrapping_mul(2_654_435_761) % 1000) as f32 / 500.0) - 1.0)
         .collect();
     InputBatch {
         data,
-        shape: [1, 3, height, width],
+        shape: [batch, 3, height, width],
     }
 }
 
 pub fn run(
     backend: &dyn SegmentationBackend,
     model: &str,
-    height: usize,
-    width: usize,
+    [batch, height, width]: [usize; 3],
     warmup: usize,
     iters: usize,
 ) -> anyhow::Result<BenchReport> {
     anyhow::ensure!(iters > 0, "--iters must be at least 1");
+    anyhow::ensure!(batch > 0, "--batch must be at least 1");
     for _ in 0..warmup {
-        backend.segment(synthetic_batch(height, width))?;
+        backend.segment(synthetic_batch([batch, height, width]))?;
     }
     let mut samples = Vec::with_capacity(iters);
     for _ in 0..iters {
-        let batch = synthetic_batch(height, width);
+        let batch = synthetic_batch([batch, height, width]);
         let start = Instant::now();
         backend.segment(batch)?;
         samples.push(start.elapsed().as_secs_f64() * 1e3);
@@ -78,6 +80,7 @@ pub fn run(
     Ok(BenchReport {
         model: model.to_string(),
         backend: backend.name().to_string(),
+        batch,
         height,
         width,
         warmup,
@@ -89,7 +92,7 @@ pub fn run(
         p99_ms: percentile(&samples, 99.0),
         min_ms: samples[0],
         max_ms: samples[samples.len() - 1],
-        fps: 1e3 / mean,
+        fps: batch as f64 * 1e3 / mean,
         peak_rss_mib: peak_rss_mib(),
         machine: machine_description(),
     })
@@ -124,10 +127,7 @@ pub fn train_throughput(
     let (mut backbone, mut head) = optimizers(&config.optimizer);
     let [h, w] = config.augment.crop.map(|s| s as usize);
     let n = config.batch_size;
-    let mut images = Vec::with_capacity(n);
-    for _ in 0..n {
-        images.extend(synthetic_batch(h, w).data);
-    }
+    let images = synthetic_batch([n, h, w]).data;
     let classes = config.dataset.label_space().num_classes();
     // Vertical stripes of every class, so each loss term has work to do.
     let labels = (0..n * h * w)

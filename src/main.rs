@@ -98,6 +98,9 @@ enum Command {
         backend: String,
         #[arg(long, default_value = "360x480", value_parser = parse_size)]
         size: (usize, usize),
+        /// Images per network call (e.g. one per camera); FPS counts images.
+        #[arg(long, default_value_t = 1, conflicts_with = "train_config")]
+        batch: usize,
         #[arg(long, default_value_t = 20)]
         iters: usize,
         #[arg(long, default_value_t = 3)]
@@ -370,6 +373,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             weights,
             backend,
             size,
+            batch,
             iters,
             warmup,
             json,
@@ -379,8 +383,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = bench::run(
                 backend.as_ref(),
                 &model.model,
-                size.0,
-                size.1,
+                [batch, size.0, size.1],
                 warmup,
                 iters,
             )?;
@@ -388,9 +391,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 println!(
-                    "{} on {} at {}x{} ({} iters after {} warm-up, {})",
+                    "{} on {}, batch {} at {}x{} ({} iters after {} warm-up, {})",
                     report.model,
                     report.backend,
+                    report.batch,
                     report.height,
                     report.width,
                     report.iters,
@@ -409,7 +413,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let rss = report
                     .peak_rss_mib
                     .map_or("n/a".to_string(), |m| format!("{m:.0} MiB"));
-                println!("throughput: {:.2} FPS   peak RSS: {rss}", report.fps);
+                println!("throughput: {:.2} images/s   peak RSS: {rss}", report.fps);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_node.py [--cameras 2] [--rate 15] [--seconds 10]
         [--size 1280x720] [--network 64x112] [--encoding rgb8] [--weights W]
+        [--workers N] [--max-batch N] [--topic mask|mask/compressed] [--no-relay]
 
 Starts target/release/rtseg node with one camera per stream, runs one rclpy stream peer per
 camera (tests/ros/stream.py: publishes frames stamped at publish time, receives the masks),
@@ -59,6 +60,8 @@ def main():
     ap.add_argument("--network", default="64x112", help="network input HxW")
     ap.add_argument("--encoding", default="rgb8", choices=["rgb8", "mono8"])
     ap.add_argument("--weights", default="", help="weight file (default: shipped)")
+    ap.add_argument("--workers", type=int, default=0, help="inference threads (default: one per camera)")
+    ap.add_argument("--max-batch", type=int, default=1, help="frames per network call (node max_batch)")
     ap.add_argument("--domain", default="57")
     ap.add_argument("--topic", default="mask", choices=["mask", "mask/compressed"])
     ap.add_argument("--consumer-profile", default=os.path.join(ROOT, "launch/fastdds_large_frames.xml"),
@@ -76,7 +79,8 @@ def main():
         params = (params.replace('cameras: ["/camera"]', "cameras: " + json.dumps(cams))
                   .replace("network_size: [0, 0]", f"network_size: [{nh}, {nw}]")
                   .replace('weights: ""', f'weights: "{args.weights}"')
-                  .replace("workers: 1", f"workers: {args.cameras}"))
+                  .replace("workers: 1", f"workers: {args.workers or args.cameras}")
+                  .replace("max_batch: 1", f"max_batch: {args.max_batch}"))
         params_path = os.path.join(tmp, "params.yaml")
         open(params_path, "w").write(params)
         rtseg = run([os.path.join(ROOT, "target/release/rtseg"), "node", "--params-file", params_path],
@@ -87,7 +91,8 @@ def main():
                         cams, args, peer_env, peer_env, tmp, w, h)
     reports, cpu = rtseg
     print(f"rtseg node: {args.cameras} camera(s), {args.size} {args.encoding} at {args.rate} Hz for "
-          f"{args.seconds} s, network {args.network}, masks on {args.topic}; "
+          f"{args.seconds} s, network {args.network}, {args.workers or args.cameras} worker(s), "
+          f"max_batch {args.max_batch}, masks on {args.topic}; "
           f"node CPU {100 * cpu:.0f}% of one core")
     print(f"{'camera':<12} {'sent':>5} {'publ':>5} {'recv':>5} {'drop':>5} {'e2e p50':>8} {'e2e p99':>8} "
           f"{'net p50':>8} {'net p99':>8} {'rest p50':>8} {'rest p99':>8}  (ms)")

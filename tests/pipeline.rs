@@ -175,10 +175,14 @@ impl SegmentationBackend for PadDetector {
         2
     }
     fn segment(&self, batch: InputBatch) -> anyhow::Result<Vec<u8>> {
-        let [_, _, h, w] = batch.shape;
+        let [n, _, h, w] = batch.shape;
         let plane = h * w;
-        Ok((0..plane)
-            .map(|i| (0..3).any(|c| batch.data[c * plane + i].abs() > 0.05) as u8)
+        Ok((0..n * plane)
+            .map(|i| {
+                let (image, i) = (i / plane, i % plane);
+                let at = |c: usize| batch.data[(3 * image + c) * plane + i];
+                (0..3).any(|c| at(c).abs() > 0.05) as u8
+            })
             .collect())
     }
 }
@@ -204,6 +208,56 @@ fn letterbox_keeps_the_pad_out_of_the_mask() {
 }
 
 #[test]
+fn a_batch_gives_each_frame_its_own_mask() {
+    // Left half red, right half the pad (mean) colour; and its mirror image.
+    let pad = rtseg::infer::mean_rgb();
+    let half = |red_left: bool| {
+        RgbImage::from_fn(200, 100, |x, _| {
+            if (x < 100) == red_left {
+                Rgb([250, 10, 10])
+            } else {
+                pad
+            }
+        })
+    };
+    let (a, b) = (half(true), half(false));
+    let size = Some((64, 128));
+    let batched = rtseg::pipeline::segment_frames(
+        &PadDetector,
+        &[&a, &b, &a],
+        size,
+        ResizePolicy::Stretch,
+        MaskResolution::Input,
+    )
+    .unwrap();
+    assert_eq!(batched.len(), 3);
+    for (image, seg) in [&a, &b, &a].into_iter().zip(&batched) {
+        let alone = segment_frame(
+            &PadDetector,
+            image,
+            size,
+            ResizePolicy::Stretch,
+            MaskResolution::Input,
+        )
+        .unwrap();
+        assert_eq!(seg.mask, alone.mask);
+    }
+    assert_eq!(batched[0].mask.get_pixel(10, 50).0, [1]);
+    assert_eq!(batched[1].mask.get_pixel(10, 50).0, [0]);
+    let other_size = RgbImage::new(100, 100);
+    let err = rtseg::pipeline::segment_frames(
+        &PadDetector,
+        &[&a, &other_size],
+        size,
+        ResizePolicy::Stretch,
+        MaskResolution::Input,
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("same size"), "{err}");
+}
+
+#[test]
 fn latest_slots_keep_only_the_newest_and_count_drops() {
     let slots = Arc::new(LatestSlots::new(2));
     for i in 0..3 {
@@ -211,22 +265,30 @@ fn latest_slots_keep_only_the_newest_and_count_drops() {
     }
     slots.put(0, 10);
     // Source 1 has waited longest; its newest item comes first.
-    assert_eq!(slots.take(Duration::ZERO), Some((1, 2)));
-    assert_eq!(slots.take(Duration::ZERO), Some((0, 10)));
+    assert_eq!(slots.take(Duration::ZERO, 1), [(1, 2)]);
+    assert_eq!(slots.take(Duration::ZERO, 1), [(0, 10)]);
     assert_eq!((slots.dropped(0), slots.dropped(1)), (0, 2));
-    assert_eq!(slots.take(Duration::from_millis(10)), None);
+    assert!(slots.take(Duration::from_millis(10), 1).is_empty());
+    // A batch takes every waiting source, oldest first, and no more than asked.
+    slots.put(1, 5);
+    slots.put(0, 6);
+    assert_eq!(slots.take(Duration::ZERO, 8), [(1, 5), (0, 6)]);
+    slots.put(0, 8);
+    slots.put(1, 9);
+    assert_eq!(slots.take(Duration::ZERO, 1), [(0, 8)]);
+    assert_eq!(slots.take(Duration::ZERO, 2), [(1, 9)]);
     let waiter = {
         let slots = slots.clone();
-        std::thread::spawn(move || slots.take(Duration::from_secs(30)))
+        std::thread::spawn(move || slots.take(Duration::from_secs(30), 2))
     };
     slots.put(0, 7);
-    assert_eq!(waiter.join().unwrap(), Some((0, 7)));
+    assert_eq!(waiter.join().unwrap(), [(0, 7)]);
     let waiter = {
         let slots = slots.clone();
-        std::thread::spawn(move || slots.take(Duration::from_secs(30)))
+        std::thread::spawn(move || slots.take(Duration::from_secs(30), 2))
     };
     slots.close();
-    assert_eq!(waiter.join().unwrap(), None);
+    assert!(waiter.join().unwrap().is_empty());
 }
 
 #[test]

@@ -44,6 +44,10 @@ fn parameter_mistakes_are_named() {
             "squash",
         ),
         (shipped().replace("workers: 1", "workers: 0"), "workers 0"),
+        (
+            shipped().replace("max_batch: 1", "max_batch: 0"),
+            "max_batch 0",
+        ),
         (shipped().replace("    model:", "    modle:"), "modle"),
         ("rtseg:\n  model: x\n".to_string(), "ros__parameters"),
     ];

@@ -1,7 +1,8 @@
 //! Keep-latest hand-off from transport callbacks to inference workers: one slot per source
 //! (camera), each holding at most one frame. Putting into a full slot replaces the waiting
 //! frame and counts it as dropped, so a slow network never builds a queue and always works on
-//! the newest frame; workers take from the source that has waited longest.
+//! the newest frame; workers take from the sources that have waited longest, several at once
+//! when they batch frames of several cameras into one network call.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -49,16 +50,20 @@ impl<T> LatestSlots<T> {
         self.ready.notify_one();
     }
 
-    /// Takes the item that has waited longest, blocking up to `timeout`; `None` on timeout
-    /// or once closed.
-    pub fn take(&self, timeout: Duration) -> Option<(usize, T)> {
+    /// Takes up to `max` items (at most one per source, longest-waiting first), blocking up to
+    /// `timeout` for the first; empty on timeout or once closed and drained.
+    pub fn take(&self, timeout: Duration, max: usize) -> Vec<(usize, T)> {
         let state = self.lock();
         let (mut state, _) = self
             .ready
             .wait_timeout_while(state, timeout, |s| s.waiting.is_empty() && !s.closed)
             .unwrap_or_else(|e| e.into_inner());
-        let source = state.waiting.pop_front()?;
-        state.items[source].take().map(|item| (source, item))
+        let n = max.min(state.waiting.len());
+        let sources: Vec<usize> = state.waiting.drain(..n).collect();
+        sources
+            .into_iter()
+            .filter_map(|source| state.items[source].take().map(|item| (source, item)))
+            .collect()
     }
 
     /// Items of `source` replaced before a worker took them.

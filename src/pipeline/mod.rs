@@ -15,7 +15,7 @@ use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use self::resize::resize_rgb;
-use crate::backend::SegmentationBackend;
+use crate::backend::{InputBatch, SegmentationBackend};
 use crate::infer::{MAX_SIDE, MIN_SIDE, mean_rgb, normalize, side_in_range};
 
 /// How a frame is fitted to a fixed network input size.
@@ -57,7 +57,27 @@ pub fn segment_frame(
     policy: ResizePolicy,
     resolution: MaskResolution,
 ) -> anyhow::Result<Segmentation> {
-    let (w, h) = image.dimensions();
+    let mut one = segment_frames(backend, &[image], size, policy, resolution)?;
+    Ok(one.remove(0))
+}
+
+/// Segments frames of equal size in one network call (a batch, e.g. one frame per camera);
+/// each mask's `model_ms` is the whole call's time, which every frame in it waited for.
+pub fn segment_frames(
+    backend: &dyn SegmentationBackend,
+    images: &[&RgbImage],
+    size: Option<(u32, u32)>,
+    policy: ResizePolicy,
+    resolution: MaskResolution,
+) -> anyhow::Result<Vec<Segmentation>> {
+    let Some(first) = images.first() else {
+        return Ok(Vec::new());
+    };
+    let (w, h) = first.dimensions();
+    anyhow::ensure!(
+        images.iter().all(|i| i.dimensions() == (w, h)),
+        "frames batched into one network call must have the same size"
+    );
     let (nh, nw) = size.unwrap_or((h, w));
     if !side_in_range(nw) || !side_in_range(nh) {
         anyhow::bail!(
@@ -65,52 +85,92 @@ pub fn segment_frame(
              pixels a side (use a network size)"
         );
     }
-    // The region of the network input that holds the image, and the input itself.
-    let (content_w, content_h, input) = if (nw, nh) == (w, h) {
-        (w, h, None)
-    } else {
-        match policy {
-            ResizePolicy::Stretch => (nw, nh, Some(resize_rgb(image, nw, nh))),
-            ResizePolicy::Letterbox => {
-                let s = (nw as f64 / w as f64).min(nh as f64 / h as f64);
-                let (cw, ch) = (
-                    ((w as f64 * s).round() as u32).clamp(1, nw),
-                    ((h as f64 * s).round() as u32).clamp(1, nh),
-                );
-                let mut canvas = RgbImage::from_pixel(nw, nh, mean_rgb());
-                imageops::replace(&mut canvas, &resize_rgb(image, cw, ch), 0, 0);
-                (cw, ch, Some(canvas))
-            }
-        }
+    let fitted: Vec<NetworkInput> = images
+        .iter()
+        .map(|image| fit_to_network(image, nw, nh, policy))
+        .collect();
+    let mut batch = InputBatch {
+        data: Vec::with_capacity(images.len() * 3 * (nw * nh) as usize),
+        shape: [images.len(), 3, nh as usize, nw as usize],
     };
-    let net_input = input.as_ref().unwrap_or(image);
-    let batch = normalize(net_input);
+    for (input, image) in fitted.iter().zip(images) {
+        batch
+            .data
+            .extend(normalize(input.image.as_ref().unwrap_or(image)).data);
+    }
     let started = std::time::Instant::now();
     let ids = backend.segment(batch)?;
     let model_ms = started.elapsed().as_secs_f64() * 1e3;
-    let full = GrayImage::from_raw(nw, nh, ids)
-        .ok_or_else(|| anyhow::anyhow!("backend returned a mask of the wrong size"))?;
-    let content = if (content_w, content_h) == (nw, nh) {
-        full
-    } else {
-        imageops::crop_imm(&full, 0, 0, content_w, content_h).to_image()
-    };
-    Ok(match resolution {
-        MaskResolution::Network => Segmentation {
-            scale_x: content_w as f64 / w as f64,
-            scale_y: content_h as f64 / h as f64,
-            mask: content,
-            model_ms,
-        },
-        MaskResolution::Input => Segmentation {
-            mask: if content.dimensions() == (w, h) {
-                content
+    let plane = (nw * nh) as usize;
+    anyhow::ensure!(
+        ids.len() == plane * images.len(),
+        "backend returned a mask of the wrong size"
+    );
+    Ok(ids
+        .chunks_exact(plane)
+        .zip(&fitted)
+        .map(|(ids, input)| {
+            let full = GrayImage::from_raw(nw, nh, ids.to_vec()).expect("chunk of one plane");
+            let (cw, ch) = input.content;
+            let content = if (cw, ch) == (nw, nh) {
+                full
             } else {
-                resize::resize_nearest(&content, w, h)
-            },
-            scale_x: 1.0,
-            scale_y: 1.0,
-            model_ms,
+                imageops::crop_imm(&full, 0, 0, cw, ch).to_image()
+            };
+            match resolution {
+                MaskResolution::Network => Segmentation {
+                    scale_x: cw as f64 / w as f64,
+                    scale_y: ch as f64 / h as f64,
+                    mask: content,
+                    model_ms,
+                },
+                MaskResolution::Input => Segmentation {
+                    mask: if content.dimensions() == (w, h) {
+                        content
+                    } else {
+                        resize::resize_nearest(&content, w, h)
+                    },
+                    scale_x: 1.0,
+                    scale_y: 1.0,
+                    model_ms,
+                },
+            }
+        })
+        .collect())
+}
+
+/// A frame fitted to the network: the resized (and padded) input, or `None` when the frame
+/// already has the network's size, and the region of the input that holds the image.
+struct NetworkInput {
+    image: Option<RgbImage>,
+    content: (u32, u32),
+}
+
+fn fit_to_network(image: &RgbImage, nw: u32, nh: u32, policy: ResizePolicy) -> NetworkInput {
+    let (w, h) = image.dimensions();
+    if (nw, nh) == (w, h) {
+        return NetworkInput {
+            image: None,
+            content: (w, h),
+        };
+    }
+    match policy {
+        ResizePolicy::Stretch => NetworkInput {
+            image: Some(resize_rgb(image, nw, nh)),
+            content: (nw, nh),
         },
-    })
+        ResizePolicy::Letterbox => {
+            let s = (nw as f64 / w as f64).min(nh as f64 / h as f64);
+            let (cw, ch) = (
+                ((w as f64 * s).round() as u32).clamp(1, nw),
+                ((h as f64 * s).round() as u32).clamp(1, nh),
+            );
+            let mut canvas = RgbImage::from_pixel(nw, nh, mean_rgb());
+            imageops::replace(&mut canvas, &resize_rgb(image, cw, ch), 0, 0);
+            NetworkInput {
+                image: Some(canvas),
+                content: (cw, ch),
+            }
+        }
+    }
 }

@@ -20,6 +20,8 @@ use super::msgs::{
     LabelInfo, Time, VisionClass,
 };
 use super::params::{NodeParams, ParamsFile, QosPreset};
+use image::RgbImage;
+
 use crate::backend::SegmentationBackend;
 use crate::infer::color_overlay;
 use crate::pipeline::autoware::run_length_encode;
@@ -27,7 +29,7 @@ use crate::pipeline::frame::{RawFrame, decode_compressed, decode_raw};
 use crate::pipeline::latest::LatestSlots;
 use crate::pipeline::resize::resize_rgb;
 use crate::pipeline::stats::{Percentiles, PipelineStats};
-use crate::pipeline::{MaskResolution, segment_frame};
+use crate::pipeline::{MaskResolution, Segmentation, segment_frames};
 
 /// How the node reaches the network, from the standard ROS 2 environment variables.
 pub struct Discovery {
@@ -358,12 +360,11 @@ pub fn run(
             workers.push(scope.spawn(move || -> anyhow::Result<()> {
                 let backend = make_backend()?;
                 loop {
-                    match slots.take(Duration::from_millis(200)) {
-                        Some((camera, pending)) => {
-                            process(backend.as_ref(), params, &outputs[camera], pending)
-                        }
-                        None if slots.is_closed() => break,
-                        None => {}
+                    let taken = slots.take(Duration::from_millis(200), params.max_batch);
+                    if !taken.is_empty() {
+                        process(backend.as_ref(), params, &outputs, taken);
+                    } else if slots.is_closed() {
+                        break;
                     }
                 }
                 Ok(())
@@ -405,52 +406,81 @@ pub fn run(
     })
 }
 
-/// Decodes, segments and publishes one frame; a malformed frame is counted and warned about
-/// (throttled) and the worker moves on.
+/// A frame decoded for the network, with what its outputs need.
+struct Decoded {
+    camera: usize,
+    header: Header,
+    received: Instant,
+    image: RgbImage,
+}
+
+/// Decodes, segments and publishes the frames a worker took (one per camera; frames of one
+/// size share a network call); a malformed frame is counted and warned about (throttled)
+/// and the others go on.
 fn process(
     backend: &dyn SegmentationBackend,
     params: &NodeParams,
-    out: &CameraOutputs,
-    pending: Pending,
+    outputs: &[Arc<CameraOutputs>],
+    taken: Vec<(usize, Pending)>,
 ) {
-    let (header, decoded) = match &pending.frame {
-        Arrival::Raw(m) => (
-            m.header.clone(),
-            decode_raw(&RawFrame {
-                width: m.width,
-                height: m.height,
-                encoding: &m.encoding,
-                step: m.step,
-                data: &m.data,
-            })
-            .map_err(|e| e.to_string()),
-        ),
-        Arrival::Compressed(m) => (
-            m.header.clone(),
-            decode_compressed(&m.data).map_err(|e| e.to_string()),
-        ),
-    };
-    let segmented = decoded.and_then(|image| {
-        segment_frame(
+    let mut frames: Vec<Decoded> = taken
+        .into_iter()
+        .filter_map(|(camera, pending)| {
+            let (header, image) = match pending.frame {
+                Arrival::Raw(m) => (
+                    m.header,
+                    decode_raw(&RawFrame {
+                        width: m.width,
+                        height: m.height,
+                        encoding: &m.encoding,
+                        step: m.step,
+                        data: &m.data,
+                    }),
+                ),
+                Arrival::Compressed(m) => (m.header, decode_compressed(&m.data)),
+            };
+            match image {
+                Ok(image) => Some(Decoded {
+                    camera,
+                    header,
+                    received: pending.received,
+                    image,
+                }),
+                Err(e) => {
+                    outputs[camera].reject(&e.to_string());
+                    None
+                }
+            }
+        })
+        .collect();
+    frames.sort_by_key(|f| f.image.dimensions());
+    for group in frames.chunk_by(|a, b| a.image.dimensions() == b.image.dimensions()) {
+        let images: Vec<&RgbImage> = group.iter().map(|f| &f.image).collect();
+        match segment_frames(
             backend,
-            &image,
+            &images,
             params.network_size(),
             params.resize_policy,
             params.mask_resolution,
-        )
-        .map(|s| (image, s))
-        .map_err(|e| format!("{e:#}"))
-    });
-    let (image, seg) = match segmented {
-        Ok(ok) => ok,
-        Err(message) => {
-            out.reject(&message);
-            return;
+        ) {
+            Ok(masks) => {
+                for (frame, seg) in group.iter().zip(masks) {
+                    publish(params, &outputs[frame.camera], frame, seg);
+                }
+            }
+            Err(e) => group
+                .iter()
+                .for_each(|f| outputs[f.camera].reject(&format!("{e:#}"))),
         }
-    };
+    }
+}
+
+/// Publishes every enabled output of one segmented frame and records its latency.
+fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Decoded, seg: Segmentation) {
+    let header = &frame.header;
     let (mask, model_ms) = (seg.mask, seg.model_ms);
     if params.publish.mask {
-        let message = image_message(&header, "mono8", 1, mask.width(), mask.height(), &mask);
+        let message = image_message(header, "mono8", 1, mask.width(), mask.height(), &mask);
         let _ = out.mask.publish(message);
     }
     if params.publish.mask_compressed {
@@ -467,7 +497,7 @@ fn process(
     if params.publish.mask_autoware_rle {
         let message = Image {
             data: run_length_encode(&mask),
-            ..image_message(&header, "mono8", 1, mask.width(), mask.height(), &[])
+            ..image_message(header, "mono8", 1, mask.width(), mask.height(), &[])
         };
         let _ = out.mask_autoware_rle.publish(message);
     }
@@ -484,16 +514,18 @@ fn process(
         }
     }
     if out.color_wanted.load(Ordering::SeqCst) {
-        let base = if image.dimensions() == mask.dimensions() {
-            image
+        let resized;
+        let base = if frame.image.dimensions() == mask.dimensions() {
+            &frame.image
         } else {
-            resize_rgb(&image, mask.width(), mask.height())
+            resized = resize_rgb(&frame.image, mask.width(), mask.height());
+            &resized
         };
-        let overlay = color_overlay(&base, &mask, params.dataset, 0.5);
-        let message = image_message(&header, "rgb8", 3, mask.width(), mask.height(), &overlay);
+        let overlay = color_overlay(base, &mask, params.dataset, 0.5);
+        let message = image_message(header, "rgb8", 3, mask.width(), mask.height(), &overlay);
         let _ = out.color_mask.publish(message);
     }
-    let latency = pending.received.elapsed().as_secs_f64() * 1e3;
+    let latency = frame.received.elapsed().as_secs_f64() * 1e3;
     out.stats
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -75,6 +75,11 @@ pub struct NodeParams {
     /// Inference threads shared by all cameras.
     #[serde(default = "one")]
     pub workers: usize,
+    /// Most frames (one per camera, of one size) a worker runs through the network in one
+    /// call; more than 1 pays off where the backend runs a batch faster than its frames
+    /// one by one (`rtseg bench --batch`).
+    #[serde(default = "one")]
+    pub max_batch: usize,
 }
 
 fn burn() -> String {
@@ -114,6 +119,9 @@ impl NodeParams {
         }
         if !(1..=64).contains(&self.workers) {
             return Err(format!("workers {} must be 1..=64", self.workers));
+        }
+        if !(1..=64).contains(&self.max_batch) {
+            return Err(format!("max_batch {} must be 1..=64", self.max_batch));
         }
         let [h, w] = self.network_size;
         if (h == 0) != (w == 0)

@@ -39,6 +39,29 @@ fn domain(test: &str) -> String {
     (100 + index).to_string()
 }
 
+/// A running `rtseg node`, killed when dropped, so a failing test leaves no node behind to
+/// answer the next run's frames in its domain.
+struct NodeProcess(Option<Child>);
+
+impl NodeProcess {
+    /// Stops the node and returns its log (stderr).
+    fn stop(mut self) -> String {
+        let mut child = self.0.take().expect("running");
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 struct Setup {
     _tmp: tempfile::TempDir,
     dir: PathBuf,
@@ -74,6 +97,7 @@ impl Setup {
         )
         .replace("cameras: [\"/camera\"]", &format!("cameras: {cameras:?}"))
         .replace("workers: 1", &format!("workers: {}", cameras.len()))
+        .replace("max_batch: 1", &format!("max_batch: {}", cameras.len()))
         .replace("mask_autoware_rle: false", "mask_autoware_rle: true")
         // Reliable input: these tests compare every frame, and a best-effort sample lost on
         // a loaded machine would read as a node failure.
@@ -83,19 +107,21 @@ impl Setup {
         path
     }
 
-    fn node(&self, test: &str, cameras: &[&str]) -> Child {
+    fn node(&self, test: &str, cameras: &[&str]) -> NodeProcess {
         self.node_with(test, self.params(test, cameras))
     }
 
-    fn node_with(&self, test: &str, params: PathBuf) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_rtseg"))
-            .args(["node", "--params-file", params.to_str().unwrap()])
-            .env("ROS_DOMAIN_ID", domain(test))
-            .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+    fn node_with(&self, test: &str, params: PathBuf) -> NodeProcess {
+        NodeProcess(Some(
+            Command::new(env!("CARGO_BIN_EXE_rtseg"))
+                .args(["node", "--params-file", params.to_str().unwrap()])
+                .env("ROS_DOMAIN_ID", domain(test))
+                .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ))
     }
 
     /// Runs an rclpy peer (`tag` names its files) with `plan` and returns its report.
@@ -117,7 +143,12 @@ impl Setup {
                 .env("LD_LIBRARY_PATH", library_path);
         }
         let out = peer.output().unwrap();
-        assert!(out.status.success(), "peer failed: {}", text(&out));
+        assert!(
+            out.status.success(),
+            "peer failed ({}): {}",
+            out.status,
+            text(&out)
+        );
         serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
     }
 
@@ -129,7 +160,7 @@ impl Setup {
         frames: Vec<serde_json::Value>,
         plan: serde_json::Value,
     ) -> (serde_json::Value, String) {
-        let mut node = self.node(test, &["/cam_test"]);
+        let node = self.node(test, &["/cam_test"]);
         let image = image::open(&self.frame).unwrap().to_rgb8();
         let mut plan = plan;
         plan["camera"] = "/cam_test".into();
@@ -137,9 +168,7 @@ impl Setup {
         plan["frames"] = frames.into();
         plan["warmup"] = self.raw("warmup.bin", &image, "rgb8", 0);
         let report = self.peer(test, "peer", plan);
-        let _ = node.kill();
-        let out = node.wait_with_output().unwrap();
-        (report, String::from_utf8_lossy(&out.stderr).into_owned())
+        (report, node.stop())
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> String {
@@ -308,6 +337,17 @@ fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
             ),
             (Some("mono8"), Some(480), Some(360))
         );
+        let raw = std::fs::read(rle["raw_file"].as_str().unwrap()).unwrap();
+        let want_rle = rtseg::pipeline::autoware::run_length_encode(want_mask);
+        let first_diff = raw.iter().zip(&want_rle).position(|(a, b)| a != b);
+        assert!(
+            raw == want_rle,
+            "frame {i}: mask/autoware_rle: {} bytes, want {}, first difference at {first_diff:?}: {:?} vs {:?}",
+            raw.len(),
+            want_rle.len(),
+            &raw[..raw.len().min(40)],
+            &want_rle[..want_rle.len().min(40)]
+        );
         assert!(
             bytes(rle) == want_mask.as_raw()[..],
             "frame {i}: mask/autoware_rle decodes to a different mask"
@@ -334,7 +374,7 @@ fn one_node_serves_several_cameras() {
     let Some(s) = setup() else { return };
     let image = image::open(&s.frame).unwrap().to_rgb8();
     let cameras = ["/cam_a", "/cam_b"];
-    let mut node = s.node("cameras", &cameras);
+    let node = s.node("cameras", &cameras);
     let reports: Vec<serde_json::Value> = std::thread::scope(|scope| {
         let peers: Vec<_> = cameras
             .iter()
@@ -354,8 +394,7 @@ fn one_node_serves_several_cameras() {
             .collect();
         peers.into_iter().map(|p| p.join().unwrap()).collect()
     });
-    let _ = node.kill();
-    let log = String::from_utf8_lossy(&node.wait_with_output().unwrap().stderr).into_owned();
+    let log = node.stop();
     let (want, _) = s.infer(&s.frame);
     for (camera, report) in cameras.iter().zip(&reports) {
         for frame in report["frames"].as_array().unwrap() {
@@ -522,7 +561,7 @@ fn stream_large_masks(
         .replace("input_qos: default", "input_qos: sensor_data");
     let params_path = s.dir.join("large.params.yaml");
     std::fs::write(&params_path, params).unwrap();
-    let mut node = s.node_with(test, params_path);
+    let node = s.node_with(test, params_path);
     let plan = serde_json::json!({
         "camera": "/cam_big", "output_namespace": "segmentation", "topic": topic,
         "frames": 150, "rate_hz": 30, "width": 1280, "height": 720,
@@ -539,8 +578,7 @@ fn stream_large_masks(
         peer.env("FASTRTPS_DEFAULT_PROFILES_FILE", profile);
     }
     let out = peer.output().unwrap();
-    let _ = node.kill();
-    let log = String::from_utf8_lossy(&node.wait_with_output().unwrap().stderr).into_owned();
+    let log = node.stop();
     assert!(
         out.status.success(),
         "stream peer failed: {} {log}",
@@ -596,7 +634,7 @@ fn network_resolution_masks_come_with_a_scaled_camera_info() {
         .replace("mask_resolution: input", "mask_resolution: network");
     let path = s.dir.join("network.params.yaml");
     std::fs::write(&path, params).unwrap();
-    let mut node = s.node_with("network_resolution", path);
+    let node = s.node_with("network_resolution", path);
     let k = [700.0, 0.0, 240.0, 0.0, 700.0, 180.0, 0.0, 0.0, 1.0];
     let p = [
         700.0, 0.0, 240.0, 0.0, 0.0, 700.0, 180.0, 0.0, 0.0, 0.0, 1.0, 0.0,
@@ -608,8 +646,7 @@ fn network_resolution_masks_come_with_a_scaled_camera_info() {
         "warmup": s.raw("warmup.bin", &image, "rgb8", 0),
     });
     let report = s.peer("network_resolution", "peer", plan);
-    let _ = node.kill();
-    let log = String::from_utf8_lossy(&node.wait_with_output().unwrap().stderr).into_owned();
+    let log = node.stop();
     let frame = &report["frames"][0];
     assert_eq!(frame["received"], true, "{log}");
     assert_eq!(

@@ -133,12 +133,16 @@ def main():
         rle = received["mask_autoware_rle"].get(key)
         if rle is not None:
             # Autoware's records: u8 label, then an int32 run length (little-endian).
-            decoded = b"".join(bytes([label]) * count
-                               for label, count in struct.iter_unpack("<Bi", bytes(rle.data)))
-            blob = os.path.join(out_dir, f"frame{i}_mask_autoware_rle_decoded.bin")
-            open(blob, "wb").write(decoded)
-            entry["mask_autoware_rle"] = {"file": blob, "height": rle.height, "width": rle.width,
-                                          "encoding": rle.encoding}
+            data = bytes(rle.data)
+            records = list(struct.iter_unpack("<Bi", data)) if len(data) % 5 == 0 else []
+            raw = os.path.join(out_dir, f"frame{i}_mask_autoware_rle.bin")
+            open(raw, "wb").write(data)
+            entry["mask_autoware_rle"] = {"height": rle.height, "width": rle.width,
+                                          "encoding": rle.encoding, "raw_file": raw}
+            if records and sum(count for _, count in records) == rle.width * rle.height:
+                blob = os.path.join(out_dir, f"frame{i}_mask_autoware_rle_decoded.bin")
+                open(blob, "wb").write(b"".join(bytes([label]) * count for label, count in records))
+                entry["mask_autoware_rle"]["file"] = blob
         for kind in ["mask", "color_mask", "mask_compressed"]:
             m = received[kind].get(key)
             if m is None:

@@ -98,7 +98,7 @@ enum Command {
         backend: String,
         #[arg(long, default_value = "360x480", value_parser = parse_size)]
         size: (usize, usize),
-        /// Images per network call (e.g. one per camera); FPS counts images.
+        /// Images per network call (e.g. one per camera); throughput counts images.
         #[arg(long, default_value_t = 1, conflicts_with = "train_config")]
         batch: usize,
         #[arg(long, default_value_t = 20)]

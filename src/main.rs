@@ -14,6 +14,7 @@ use rtseg::datasets::sources::DatasetSource;
 use rtseg::models::profile::{count_macs, trainable_params};
 use rtseg::models::segmentor::{Segmentor, SegmentorConfig};
 use rtseg::models::{registry, resolve};
+use rtseg::ros::args::RosArgs;
 use rtseg::train::config::TrainConfig;
 use rtseg::{bench, evaluation, infer, train, weights};
 
@@ -125,10 +126,13 @@ enum Command {
         resume: Option<PathBuf>,
     },
     /// Run the ROS 2 node: camera topics in, segmentation masks out (see launch/).
+    /// Also reads the ROS arguments `ros2 launch`/`ros2 run` append: `--ros-args
+    /// -r __node:=NAME --params-file FILE`.
     Node {
-        /// ROS 2 parameter file (`<node>: ros__parameters: …`).
-        #[arg(long, default_value = "launch/rtseg.params.yaml")]
-        params_file: PathBuf,
+        /// ROS 2 parameter file (`<node>: ros__parameters: …`) [default: a `--ros-args
+        /// --params-file`, else launch/rtseg.params.yaml].
+        #[arg(long)]
+        params_file: Option<PathBuf>,
     },
     /// Per-class IoU, mIoU, pixel and mean class accuracy on a dataset split.
     Eval {
@@ -282,7 +286,10 @@ fn make_backend(
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, ros_args: &[String]) -> anyhow::Result<ExitCode> {
+    if !ros_args.is_empty() && !matches!(cli.command, Command::Node { .. }) {
+        anyhow::bail!("--ros-args is only read by `rtseg node`");
+    }
     match cli.command {
         Command::Models { dataset, size } => {
             let device = Device::default();
@@ -422,7 +429,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             overrides,
             resume,
         } => train_command(config, &overrides, resume),
-        Command::Node { params_file } => node_command(&params_file),
+        Command::Node { params_file } => node_command(params_file, ros_args),
         Command::Eval {
             model,
             weights,
@@ -534,8 +541,15 @@ fn train_command(
     })
 }
 
-fn node_command(params_file: &Path) -> anyhow::Result<ExitCode> {
-    let file = rtseg::ros::params::load(params_file)?;
+fn node_command(params_file: Option<PathBuf>, ros_args: &[String]) -> anyhow::Result<ExitCode> {
+    let ros = RosArgs::parse(ros_args).map_err(anyhow::Error::msg)?;
+    let params_file = params_file
+        .or(ros.params_file)
+        .unwrap_or_else(|| PathBuf::from("launch/rtseg.params.yaml"));
+    let mut file = rtseg::ros::params::load(&params_file)?;
+    if let Some(name) = ros.node_name {
+        file.node_name = name;
+    }
     let discovery = rtseg::ros::node::Discovery::from_env()?;
     let p = &file.params;
     let model = ModelArgs {
@@ -572,7 +586,8 @@ fn format_count(n: usize) -> String {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let (args, ros_args) = rtseg::ros::args::split(std::env::args());
+    match run(Cli::parse_from(args), &ros_args) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

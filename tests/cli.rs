@@ -166,6 +166,39 @@ fn unknown_backend_and_bad_size_are_clear_errors() {
     assert!(text(&out).contains("between 64 and 8192"), "{}", text(&out));
 }
 
+#[test]
+fn ros_arguments_are_read_by_the_node_only_and_unsupported_ones_named() {
+    let params = Path::new(env!("CARGO_MANIFEST_DIR")).join("launch/rtseg.params.yaml");
+    let params = params.to_str().unwrap();
+    let out = rtseg(&[
+        "node",
+        "--params-file",
+        params,
+        "--ros-args",
+        "-p",
+        "workers:=2",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("ROS argument \"-p\" is not supported"),
+        "{}",
+        text(&out)
+    );
+    let out = rtseg(&["node", "--ros-args", "--params-file", "/nonexistent/p.yaml"]);
+    assert!(
+        text(&out).contains("/nonexistent/p.yaml"),
+        "the ROS --params-file was not used: {}",
+        text(&out)
+    );
+    let out = rtseg(&["models", "--ros-args", "-r", "__node:=x"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("only read by `rtseg node`"),
+        "{}",
+        text(&out)
+    );
+}
+
 /// `rtseg infer` with no weight option uses the shipped CamVid weights, and they are trained:
 /// on a validation frame most labelled pixels come out right (untrained weights score ~10 %).
 #[test]

@@ -112,9 +112,17 @@ impl Setup {
     }
 
     fn node_with(&self, test: &str, params: PathBuf) -> NodeProcess {
+        self.node_named(test, params, "rtseg")
+    }
+
+    /// Starts the node the way `ros2 launch` does: rtseg's own arguments, then the
+    /// `--ros-args` block launch_ros appends (here naming the node `name`).
+    fn node_named(&self, test: &str, params: PathBuf, name: &str) -> NodeProcess {
+        let rename = format!("__node:={name}");
         NodeProcess(Some(
             Command::new(env!("CARGO_BIN_EXE_rtseg"))
                 .args(["node", "--params-file", params.to_str().unwrap()])
+                .args(["--ros-args", "-r", &rename])
                 .env("ROS_DOMAIN_ID", domain(test))
                 .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
                 .stdout(Stdio::null())
@@ -251,14 +259,30 @@ fn label_info_reaches_a_late_joining_rclpy_subscriber() {
         return;
     }
     let image = image::open(&s.frame).unwrap().to_rgb8();
-    // The peer subscribes to label_info only after a frame went round trip: a late joiner.
-    let plan = serde_json::json!({ "label_info_topic": "/rtseg/label_info" });
-    let (report, log) = s.exchange(
+    // Renamed from the command line as a launch file does; label_info follows the name.
+    let node = s.node_named(
         "label_info",
-        vec![s.raw("good.bin", &image, "rgb8", 0)],
-        plan,
+        s.params("label_info", &["/cam_test"]),
+        "front_segmenter",
     );
+    // The peer subscribes to label_info only after a frame went round trip: a late joiner.
+    let plan = serde_json::json!({
+        "camera": "/cam_test", "output_namespace": "segmentation",
+        "frames": [s.raw("good.bin", &image, "rgb8", 0)],
+        "warmup": s.raw("warmup.bin", &image, "rgb8", 0),
+        "label_info_topic": "/front_segmenter/label_info",
+    });
+    let report = s.peer("label_info", "peer", plan);
+    let log = node.stop();
     assert_eq!(report["frames"][0]["received"], true, "{log}");
+    assert!(
+        report["graph_nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "front_segmenter"),
+        "{report}"
+    );
     let label_info = &report["label_info"];
     let names = rtseg::datasets::Dataset::Camvid.class_names();
     let want: Vec<serde_json::Value> = names

@@ -1,6 +1,8 @@
 //! ROS 2 interface of rtseg (DDS through ros2-client/RustDDS): message definitions, the
-//! parameter file, and the node shell around the ROS-free [`crate::pipeline`].
+//! parameter file, the ROS command-line arguments, and the node shell around the ROS-free
+//! [`crate::pipeline`].
 
+pub mod args;
 pub mod msgs;
 pub mod node;
 pub mod params;

@@ -84,15 +84,28 @@ def main():
         msg.header.frame_id = "camera_optical"
         return msg
 
-    # Discovery can match one direction before the other and a best-effort sample sent in
-    # between is lost, so first publish a good frame until a mask comes back.
+    # Discovery matches each topic on its own time, and a sample sent before its reader is
+    # matched is lost, so first publish a good frame until one comes back on every output
+    # the plan waits for (the node also turns color_mask on only once it sees our reader).
+    warm_want = ["mask"]
+    if any(f.get("expect_compressed", True) for f in plan["frames"]):
+        warm_want.append("mask_compressed")
+    if any(f.get("expect_color") for f in plan["frames"]):
+        warm_want.append("color_mask")
+    if plan.get("autoware_rle"):
+        warm_want.append("mask_autoware_rle")
+
+    def warmed_up():
+        return any(k.startswith("1600000000.") and all(k in received[w] for w in warm_want)
+                   for k in received["mask"])
+
     if "warmup" in plan:
         for attempt in range(60):
             warm = make(plan["warmup"], 1_600_000_000, attempt)
             (raw_pub if plan["warmup"]["kind"] == "raw" else compressed_pub).publish(warm)
-            if spin_until(lambda: any(k.startswith("1600000000.") for k in received["mask"]), 1.0):
+            if spin_until(warmed_up, 1.0):
                 break
-        results["warmed_up"] = any(k.startswith("1600000000.") for k in received["mask"])
+        results["warmed_up"] = warmed_up()
     # After the warm-up, so the node's reader has matched ours.
     if plan.get("zero_camera_info"):
         info = CameraInfo()  # all zeros: no usable intrinsics

@@ -48,16 +48,24 @@ pub fn load_rgb(path: &Path) -> anyhow::Result<RgbImage> {
 /// HWC u8 RGB → normalised 1×3×H×W f32.
 pub fn normalize(image: &RgbImage) -> InputBatch {
     let (w, h) = image.dimensions();
-    let plane = (w * h) as usize;
-    let mut data = vec![0f32; 3 * plane];
+    let mut data = Vec::new();
+    normalize_into(image, &mut data);
+    InputBatch {
+        data,
+        shape: [1, 3, h as usize, w as usize],
+    }
+}
+
+/// Appends the normalised 3×H×W planes of `image` to `batch` (one image of an N×3×H×W batch).
+pub fn normalize_into(image: &RgbImage, batch: &mut Vec<f32>) {
+    let plane = (image.width() * image.height()) as usize;
+    let start = batch.len();
+    batch.resize(start + 3 * plane, 0.0);
+    let data = &mut batch[start..];
     for (i, px) in image.pixels().enumerate() {
         for c in 0..3 {
             data[c * plane + i] = (px[c] as f32 / 255.0 - MEAN[c]) / STD[c];
         }
-    }
-    InputBatch {
-        data,
-        shape: [1, 3, h as usize, w as usize],
     }
 }
 

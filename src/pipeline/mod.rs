@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use self::resize::resize_rgb;
 use crate::backend::{InputBatch, SegmentationBackend};
-use crate::infer::{MAX_SIDE, MIN_SIDE, mean_rgb, normalize, side_in_range};
+use crate::infer::{MAX_SIDE, MIN_SIDE, mean_rgb, normalize_into, side_in_range};
 
 /// How a frame is fitted to a fixed network input size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,9 +94,7 @@ pub fn segment_frames(
         shape: [images.len(), 3, nh as usize, nw as usize],
     };
     for (input, image) in fitted.iter().zip(images) {
-        batch
-            .data
-            .extend(normalize(input.image.as_ref().unwrap_or(image)).data);
+        normalize_into(input.image.as_ref().unwrap_or(image), &mut batch.data);
     }
     let started = std::time::Instant::now();
     let ids = backend.segment(batch)?;

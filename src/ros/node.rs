@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use image::{GrayImage, RgbImage};
 use ros2_client::dds::rustdds::DomainParticipantBuilder;
 use ros2_client::qos::{Durability, History, WhenFull};
 use ros2_client::{
@@ -20,8 +21,6 @@ use super::msgs::{
     LabelInfo, Time, VisionClass,
 };
 use super::params::{NodeParams, ParamsFile, QosPreset};
-use image::RgbImage;
-
 use crate::backend::SegmentationBackend;
 use crate::infer::color_overlay;
 use crate::pipeline::autoware::run_length_encode;
@@ -352,7 +351,6 @@ pub fn run(
         &qos(QosPreset::Default),
     )?;
 
-    let backend_name = params.backend.clone();
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let mut workers = Vec::new();
         for _ in 0..params.workers {
@@ -382,13 +380,7 @@ pub fn run(
                         o.color_wanted.store(wanted, Ordering::SeqCst);
                     }
                     if params.publish.diagnostics {
-                        let array = diagnostics_message(
-                            &params,
-                            &node_name,
-                            &backend_name,
-                            &outputs,
-                            &slots,
-                        );
+                        let array = diagnostics_message(&params, &node_name, &outputs, &slots);
                         let _ = diagnostics.publish(array);
                     }
                 }
@@ -480,7 +472,7 @@ fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Decoded, seg: Segme
     let header = &frame.header;
     let (mask, model_ms) = (seg.mask, seg.model_ms);
     if params.publish.mask {
-        let message = image_message(header, "mono8", 1, mask.width(), mask.height(), &mask);
+        let message = image_message(header, "mono8", 1, &mask, mask.as_raw().clone());
         let _ = out.mask.publish(message);
     }
     if params.publish.mask_compressed {
@@ -495,20 +487,18 @@ fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Decoded, seg: Segme
         }
     }
     if params.publish.mask_autoware_rle {
-        let message = Image {
-            data: run_length_encode(&mask),
-            ..image_message(header, "mono8", 1, mask.width(), mask.height(), &[])
-        };
+        // Width, height and step describe the decoded mask, as Autoware's consumer expects.
+        let message = image_message(header, "mono8", 1, &mask, run_length_encode(&mask));
         let _ = out.mask_autoware_rle.publish(message);
     }
     if params.mask_resolution == MaskResolution::Network {
-        let info = out
+        let scaled = out
             .camera_info
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(info) = info {
-            let mut scaled = info.scaled(seg.scale_x, seg.scale_y, mask.width(), mask.height());
+            .as_ref()
+            .map(|info| info.scaled(seg.scale_x, seg.scale_y, mask.width(), mask.height()));
+        if let Some(mut scaled) = scaled {
             scaled.header = header.clone();
             let _ = out.mask_camera_info.publish(scaled);
         }
@@ -522,7 +512,7 @@ fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Decoded, seg: Segme
             &resized
         };
         let overlay = color_overlay(base, &mask, params.dataset, 0.5);
-        let message = image_message(header, "rgb8", 3, mask.width(), mask.height(), &overlay);
+        let message = image_message(header, "rgb8", 3, &mask, overlay.into_raw());
         let _ = out.color_mask.publish(message);
     }
     let latency = frame.received.elapsed().as_secs_f64() * 1e3;
@@ -532,23 +522,22 @@ fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Decoded, seg: Segme
         .mask_published(latency, model_ms);
 }
 
-/// An 8-bit image message of `channels` interleaved channels.
+/// An 8-bit image message of `channels` interleaved channels, the size of `mask`.
 fn image_message(
     header: &Header,
     encoding: &str,
     channels: u32,
-    w: u32,
-    h: u32,
-    data: &[u8],
+    mask: &GrayImage,
+    data: Vec<u8>,
 ) -> Image {
     Image {
         header: header.clone(),
-        height: h,
-        width: w,
+        height: mask.height(),
+        width: mask.width(),
         encoding: encoding.into(),
         is_bigendian: 0,
-        step: channels * w,
-        data: data.to_vec(),
+        step: channels * mask.width(),
+        data,
     }
 }
 
@@ -566,7 +555,6 @@ fn now() -> Time {
 fn diagnostics_message(
     params: &NodeParams,
     node_name: &str,
-    backend: &str,
     outputs: &[Arc<CameraOutputs>],
     slots: &LatestSlots<Pending>,
 ) -> DiagnosticArray {
@@ -599,7 +587,7 @@ fn diagnostics_message(
                     kv("dropped", slots.dropped(i).to_string()),
                     kv("malformed", r.malformed.to_string()),
                     kv("published", r.total_published.to_string()),
-                    kv("backend", backend.to_string()),
+                    kv("backend", params.backend.clone()),
                     kv("model", params.model.clone()),
                 ],
             }

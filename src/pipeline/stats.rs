@@ -8,26 +8,14 @@ use std::time::Instant;
 /// Samples kept for the percentiles (a bounded window: the newest ones).
 const WINDOW: usize = 1024;
 
-/// A bounded window of samples.
-#[derive(Debug, Default)]
-struct Window(VecDeque<f64>);
-
-impl Window {
-    fn push(&mut self, v: f64) {
-        if self.0.len() == WINDOW {
-            self.0.pop_front();
-        }
-        self.0.push_back(v);
-    }
-
-    fn percentiles(&self) -> Option<Percentiles> {
-        let mut sorted: Vec<f64> = self.0.iter().copied().collect();
-        sorted.sort_by(f64::total_cmp);
-        (!sorted.is_empty()).then(|| Percentiles {
-            p50: crate::bench::percentile(&sorted, 50.0),
-            p99: crate::bench::percentile(&sorted, 99.0),
-        })
-    }
+/// Nearest-rank p50 and p99 of `values`; `None` when there are none.
+fn percentiles(values: impl Iterator<Item = f64>) -> Option<Percentiles> {
+    let mut sorted: Vec<f64> = values.collect();
+    sorted.sort_by(f64::total_cmp);
+    (!sorted.is_empty()).then(|| Percentiles {
+        p50: crate::bench::percentile(&sorted, 50.0),
+        p99: crate::bench::percentile(&sorted, 99.0),
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -41,9 +29,8 @@ pub struct PipelineStats {
     since: Instant,
     received: u64,
     published: u64,
-    latency_ms: Window,
-    model_ms: Window,
-    overhead_ms: Window,
+    /// The newest (latency, network) pairs of published masks, milliseconds.
+    samples_ms: VecDeque<(f64, f64)>,
     malformed: u64,
     total_published: u64,
 }
@@ -70,9 +57,7 @@ impl Default for PipelineStats {
             since: Instant::now(),
             received: 0,
             published: 0,
-            latency_ms: Window::default(),
-            model_ms: Window::default(),
-            overhead_ms: Window::default(),
+            samples_ms: VecDeque::with_capacity(WINDOW),
             malformed: 0,
             total_published: 0,
         }
@@ -92,9 +77,10 @@ impl PipelineStats {
     pub fn mask_published(&mut self, latency_ms: f64, model_ms: f64) {
         self.published += 1;
         self.total_published += 1;
-        self.latency_ms.push(latency_ms);
-        self.model_ms.push(model_ms);
-        self.overhead_ms.push(latency_ms - model_ms);
+        if self.samples_ms.len() == WINDOW {
+            self.samples_ms.pop_front();
+        }
+        self.samples_ms.push_back((latency_ms, model_ms));
     }
 
     /// Rates since the previous report, percentiles over the window; restarts the rates.
@@ -103,9 +89,9 @@ impl PipelineStats {
         let report = StatsReport {
             input_hz: self.received as f64 / secs,
             output_hz: self.published as f64 / secs,
-            latency_ms: self.latency_ms.percentiles(),
-            model_ms: self.model_ms.percentiles(),
-            overhead_ms: self.overhead_ms.percentiles(),
+            latency_ms: percentiles(self.samples_ms.iter().map(|s| s.0)),
+            model_ms: percentiles(self.samples_ms.iter().map(|s| s.1)),
+            overhead_ms: percentiles(self.samples_ms.iter().map(|s| s.0 - s.1)),
             malformed: self.malformed,
             total_published: self.total_published,
         };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{camvid, init_weights, rtseg, text};
+use common::{assert_says, camvid, init_weights, rtseg, text};
 
 /// `rtseg infer --model msnet-m --weights W INPUT... --out OUT`.
 fn infer(weights: &Path, inputs: &[&Path], out: &Path) -> Output {
@@ -156,14 +156,10 @@ fn bench_reports_percentiles_as_json() {
 #[test]
 fn unknown_backend_and_bad_size_are_clear_errors() {
     let out = rtseg(&["bench", "--random-init", "--backend", "tensorrt"]);
-    assert!(
-        text(&out).contains("unknown backend \"tensorrt\"; available: burn"),
-        "{}",
-        text(&out)
-    );
+    assert_says(&out, "unknown backend \"tensorrt\"; available: burn");
     let out = rtseg(&["bench", "--random-init", "--size", "10x10"]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("between 64 and 8192"), "{}", text(&out));
+    assert_says(&out, "between 64 and 8192");
 }
 
 #[test]
@@ -179,24 +175,12 @@ fn ros_arguments_are_read_by_the_node_only_and_unsupported_ones_named() {
         "workers:=2",
     ]);
     assert!(!out.status.success());
-    assert!(
-        text(&out).contains("ROS argument \"-p\" is not supported"),
-        "{}",
-        text(&out)
-    );
+    assert_says(&out, "ROS argument \"-p\" is not supported");
     let out = rtseg(&["node", "--ros-args", "--params-file", "/nonexistent/p.yaml"]);
-    assert!(
-        text(&out).contains("/nonexistent/p.yaml"),
-        "the ROS --params-file was not used: {}",
-        text(&out)
-    );
+    assert_says(&out, "/nonexistent/p.yaml"); // the ROS --params-file was used
     let out = rtseg(&["models", "--ros-args", "-r", "__node:=x"]);
     assert!(!out.status.success());
-    assert!(
-        text(&out).contains("only read by `rtseg node`"),
-        "{}",
-        text(&out)
-    );
+    assert_says(&out, "only read by `rtseg node`");
 }
 
 /// `rtseg infer` with no weight option uses the shipped CamVid weights, and they are trained:

@@ -134,12 +134,29 @@ impl Setup {
 
     /// Runs an rclpy peer (`tag` names its files) with `plan` and returns its report.
     fn peer(&self, test: &str, tag: &str, plan: serde_json::Value) -> serde_json::Value {
+        self.python_peer(test, tag, "peer.py", plan, None)
+            .unwrap_or_else(|e| panic!("peer failed {e}"))
+    }
+
+    /// Runs `tests/ros/<script> PLAN REPORT` on the test's domain, loopback only, with the
+    /// vision_msgs built by scripts/test.sh and an optional Fast DDS profile; the report, or
+    /// the exit status and output of a failed run.
+    fn python_peer(
+        &self,
+        test: &str,
+        tag: &str,
+        script: &str,
+        plan: serde_json::Value,
+        fastdds_profile: Option<&Path>,
+    ) -> Result<serde_json::Value, String> {
         let plan_path = self.dir.join(format!("{test}_{tag}.plan.json"));
         let out_dir = self.dir.join(format!("{test}_{tag}"));
         std::fs::create_dir_all(&out_dir).unwrap();
         let report = out_dir.join("report.json");
         std::fs::write(&plan_path, plan.to_string()).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ros/peer.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/ros")
+            .join(script);
         let mut peer = Command::new(&self.python);
         peer.arg(script)
             .arg(&plan_path)
@@ -150,14 +167,14 @@ impl Setup {
             peer.env("PYTHONPATH", python_path)
                 .env("LD_LIBRARY_PATH", library_path);
         }
+        if let Some(profile) = fastdds_profile {
+            peer.env("FASTRTPS_DEFAULT_PROFILES_FILE", profile);
+        }
         let out = peer.output().unwrap();
-        assert!(
-            out.status.success(),
-            "peer failed ({}): {}",
-            out.status,
-            text(&out)
-        );
-        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
+        if !out.status.success() {
+            return Err(format!("({}): {}", out.status, text(&out)));
+        }
+        Ok(serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap())
     }
 
     /// Runs node and peer (`plan` adds to the peer's plan); stops the node and returns the
@@ -168,7 +185,18 @@ impl Setup {
         frames: Vec<serde_json::Value>,
         plan: serde_json::Value,
     ) -> (serde_json::Value, String) {
-        let node = self.node(test, &["/cam_test"]);
+        self.exchange_as(test, "rtseg", frames, plan)
+    }
+
+    /// [`Self::exchange`] with the node started under `node_name`.
+    fn exchange_as(
+        &self,
+        test: &str,
+        node_name: &str,
+        frames: Vec<serde_json::Value>,
+        plan: serde_json::Value,
+    ) -> (serde_json::Value, String) {
+        let node = self.node_named(test, self.params(test, &["/cam_test"]), node_name);
         let image = image::open(&self.frame).unwrap().to_rgb8();
         let mut plan = plan;
         plan["camera"] = "/cam_test".into();
@@ -233,6 +261,15 @@ impl Setup {
     }
 }
 
+/// The peer saw a node of this name in the ROS graph.
+fn in_graph(report: &serde_json::Value, node_name: &str) -> bool {
+    report["graph_nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == node_name)
+}
+
 fn bytes(entry: &serde_json::Value) -> Vec<u8> {
     std::fs::read(entry["file"].as_str().unwrap()).unwrap()
 }
@@ -259,30 +296,13 @@ fn label_info_reaches_a_late_joining_rclpy_subscriber() {
         return;
     }
     let image = image::open(&s.frame).unwrap().to_rgb8();
-    // Renamed from the command line as a launch file does; label_info follows the name.
-    let node = s.node_named(
-        "label_info",
-        s.params("label_info", &["/cam_test"]),
-        "front_segmenter",
-    );
-    // The peer subscribes to label_info only after a frame went round trip: a late joiner.
-    let plan = serde_json::json!({
-        "camera": "/cam_test", "output_namespace": "segmentation",
-        "frames": [s.raw("good.bin", &image, "rgb8", 0)],
-        "warmup": s.raw("warmup.bin", &image, "rgb8", 0),
-        "label_info_topic": "/front_segmenter/label_info",
-    });
-    let report = s.peer("label_info", "peer", plan);
-    let log = node.stop();
+    // Renamed from the command line as a launch file does; label_info follows the name. The
+    // peer subscribes to label_info only after a frame went round trip: a late joiner.
+    let plan = serde_json::json!({ "label_info_topic": "/front_segmenter/label_info" });
+    let frames = vec![s.raw("good.bin", &image, "rgb8", 0)];
+    let (report, log) = s.exchange_as("label_info", "front_segmenter", frames, plan);
     assert_eq!(report["frames"][0]["received"], true, "{log}");
-    assert!(
-        report["graph_nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n == "front_segmenter"),
-        "{report}"
-    );
+    assert!(in_graph(&report, "front_segmenter"), "{report}");
     let label_info = &report["label_info"];
     let names = rtseg::datasets::Dataset::Camvid.class_names();
     let want: Vec<serde_json::Value> = names
@@ -327,14 +347,7 @@ fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
         report["warmed_up"], true,
         "no warm-up on every output: {log}"
     );
-    assert!(
-        report["graph_nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n == "rtseg"),
-        "{report}"
-    );
+    assert!(in_graph(&report, "rtseg"), "{report}");
     let (png_mask, png_color) = s.infer(&s.frame);
     let (jpeg_mask, jpeg_color) = s.infer(&jpeg_path);
     for (i, frame) in report["frames"].as_array().unwrap().iter().enumerate() {
@@ -590,26 +603,9 @@ fn stream_large_masks(
         "camera": "/cam_big", "output_namespace": "segmentation", "topic": topic,
         "frames": 150, "rate_hz": 30, "width": 1280, "height": 720,
     });
-    let (plan_path, report) = (s.dir.join("stream.json"), s.dir.join("stream_report.json"));
-    std::fs::write(&plan_path, plan.to_string()).unwrap();
-    let mut peer = Command::new(&s.python);
-    peer.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ros/stream.py"))
-        .arg(&plan_path)
-        .arg(&report)
-        .env("ROS_DOMAIN_ID", domain(test))
-        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
-    if let Some(profile) = consumer_profile {
-        peer.env("FASTRTPS_DEFAULT_PROFILES_FILE", profile);
-    }
-    let out = peer.output().unwrap();
+    let report = s.python_peer(test, "stream", "stream.py", plan, consumer_profile);
     let log = node.stop();
-    assert!(
-        out.status.success(),
-        "stream peer failed: {} {log}",
-        text(&out)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let report = report.unwrap_or_else(|e| panic!("stream peer failed {e} {log}"));
     eprintln!("{test}: {report}");
     Some(report)
 }

@@ -8,7 +8,7 @@ use rtseg::train::{Outcome, resume, train};
 use rtseg::weights;
 
 mod common;
-use common::{init_weights, rtseg, synthetic_folder, text};
+use common::{assert_says, init_weights, rtseg, synthetic_folder, text};
 
 /// A config for msnet-m on the synthetic folder dataset at 64×64.
 fn config_yaml(data: &Path, out: &Path, iterations: u64) -> String {
@@ -205,7 +205,7 @@ fn cli_refuses_bad_configs_and_runs_clearly() {
 
     let out = rtseg(&["train", "--config", cfg, "--set", "optimizer.momentun=0.9"]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("momentun"), "{}", text(&out));
+    assert_says(&out, "momentun");
 
     let out = rtseg(&[
         "train",
@@ -214,7 +214,7 @@ fn cli_refuses_bad_configs_and_runs_clearly() {
         "--set",
         "dataset.root=/no/such/data",
     ]);
-    assert!(text(&out).contains("/no/such/data"), "{}", text(&out));
+    assert_says(&out, "/no/such/data");
 
     let out = rtseg(&[
         "train",
@@ -223,20 +223,16 @@ fn cli_refuses_bad_configs_and_runs_clearly() {
         "--set",
         "loss.ce.class_weights=[1.0]",
     ]);
-    assert!(
-        text(&out).contains("class_weights has 1 entries"),
-        "{}",
-        text(&out)
-    );
+    assert_says(&out, "class_weights has 1 entries");
 
     let out = rtseg(&["train", "--resume", run.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("config.yaml"), "{}", text(&out));
+    assert_says(&out, "config.yaml");
 
     let out = rtseg(&["train", "--config", cfg, "--set", "iterations=1"]);
     assert!(out.status.success(), "{}", text(&out));
     let out = rtseg(&["train", "--config", cfg]);
-    assert!(text(&out).contains("already holds a run"), "{}", text(&out));
+    assert_says(&out, "already holds a run");
     // The resumable checkpoint of a finished run continues to nothing but succeeds.
     let out = rtseg(&["train", "--resume", run.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));

@@ -97,6 +97,13 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// Asserts that a command's output (stdout and stderr) contains `needle`.
+#[track_caller]
+pub fn assert_says(out: &Output, needle: &str) {
+    let all = text(out);
+    assert!(all.contains(needle), "expected {needle:?} in: {all}");
+}
+
 /// A folder-format dataset of `n` images per split: left half class 1, right half class 3,
 /// a band of ignore; sizes vary so scale and crop paths are exercised.
 pub fn synthetic_folder(root: &Path, splits: &[(&str, usize)]) {

@@ -87,13 +87,13 @@ def main():
     # Discovery matches each topic on its own time, and a sample sent before its reader is
     # matched is lost, so first publish a good frame until one comes back on every output
     # the plan waits for (the node also turns color_mask on only once it sees our reader).
-    warm_want = ["mask"]
-    if any(f.get("expect_compressed", True) for f in plan["frames"]):
-        warm_want.append("mask_compressed")
-    if any(f.get("expect_color") for f in plan["frames"]):
-        warm_want.append("color_mask")
-    if plan.get("autoware_rle"):
-        warm_want.append("mask_autoware_rle")
+    def wanted(frame):
+        """The outputs a good frame must come back on (mask/camera_info aside: the node
+        publishes it only once it has our camera_info, which is sent after the warm-up)."""
+        return (["mask", "mask_compressed"] + (["color_mask"] if frame.get("expect_color") else [])
+                + (["mask_autoware_rle"] if plan.get("autoware_rle") else []))
+
+    warm_want = set().union(*map(wanted, plan["frames"]))
 
     def warmed_up():
         return any(k.startswith("1600000000.") and all(k in received[w] for w in warm_want)
@@ -125,13 +125,7 @@ def main():
         msg = make(frame, stamp_sec, stamp_nsec)
         sent = time.monotonic()
         (raw_pub if frame["kind"] == "raw" else compressed_pub).publish(msg)
-        want = ["mask"] + (["mask_compressed"] if frame.get("expect_compressed", True) else [])
-        if frame.get("expect_color"):
-            want.append("color_mask")
-        if "camera_info" in plan:
-            want.append("mask_camera_info")
-        if plan.get("autoware_rle"):
-            want.append("mask_autoware_rle")
+        want = wanted(frame) + (["mask_camera_info"] if "camera_info" in plan else [])
         if frame.get("expect_mask", True):
             got = spin_until(lambda: all(key in received[k] for k in want), plan.get("frame_timeout", 60))
         else:

@@ -1,97 +1,111 @@
-//! `rtseg bench`: latency of one backend on one model at one input size. Warm-up runs are
-//! discarded; every timed run includes reading the mask back, which is what a caller pays.
+//! `rtseg bench`: latency of one backend on one model at one input size, through the
+//! frame-level boundary. Warm-up runs are discarded; the network time of every timed run
+//! includes moving data in and out of the network and the argmax, which is what a caller pays;
+//! the pre/post stages around it are reported beside it.
 //! `rtseg bench --train-config`: training throughput of a config's model, loss and optimizer.
 
 use std::time::Instant;
 
 use burn::prelude::*;
-use serde::Serialize;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
 
-use crate::backend::{InputBatch, SegmentationBackend};
 use crate::datasets::loader::Batch;
+use crate::pipeline::frame::FrameRef;
+use crate::pipeline::stats::percentile;
+use crate::pipeline::{Fit, Segmenter};
 use crate::train::config::TrainConfig;
 use crate::train::{model_config, optimizers, train_step};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct BenchReport {
     pub model: String,
     pub backend: String,
+    pub device: String,
     /// Images per network call.
     pub batch: usize,
     pub height: usize,
     pub width: usize,
     pub warmup: usize,
     pub iters: usize,
+    /// Threads the backend was asked to use (0 = its default, one per core).
     pub threads: usize,
+    /// Network time per call, milliseconds.
     pub mean_ms: f64,
     pub p50_ms: f64,
     pub p90_ms: f64,
     pub p99_ms: f64,
     pub min_ms: f64,
     pub max_ms: f64,
+    /// Mean decode + fit + normalise, and mean mask post-processing, per call.
+    pub pre_mean_ms: f64,
+    pub post_mean_ms: f64,
+    /// Images per second of the network alone.
     pub fps: f64,
     /// Peak resident memory of the process (VmHWM), MiB; `None` where /proc is absent.
     pub peak_rss_mib: Option<f64>,
     pub machine: String,
 }
 
-/// Nearest-rank percentile of sorted samples.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+/// A deterministic pseudo-image, so runs compare.
+fn synthetic_frame(height: usize, width: usize) -> RgbImage {
+    RgbImage::from_fn(width as u32, height as u32, |x, y| {
+        let i = (y as usize * width + x as usize) as u64;
+        image::Rgb([0, 1, 2].map(|c| ((i * 3 + c).wrapping_mul(2_654_435_761) % 251) as u8))
+    })
 }
 
-/// Deterministic pseudo-images (normalised values in a plausible range), so runs compare.
-fn synthetic_batch([batch, height, width]: [usize; 3]) -> InputBatch {
-    let n = batch * 3 * height * width;
-    let data = (0..n)
-        .map(|i| ((i.wrapping_mul(2_654_435_761) % 1000) as f32 / 500.0) - 1.0)
-        .collect();
-    InputBatch {
-        data,
-        shape: [batch, 3, height, width],
-    }
-}
-
+/// Times `iters` calls of `batch` frames of `height × width` (the network at that size).
+///
+/// # Errors
+/// Zero iterations or batch, or a backend error.
 pub fn run(
-    backend: &dyn SegmentationBackend,
-    model: &str,
+    segmenter: &mut dyn Segmenter,
     [batch, height, width]: [usize; 3],
     warmup: usize,
     iters: usize,
+    threads: usize,
 ) -> anyhow::Result<BenchReport> {
     anyhow::ensure!(iters > 0, "--iters must be at least 1");
     anyhow::ensure!(batch > 0, "--batch must be at least 1");
+    let image = synthetic_frame(height, width);
+    let frames = vec![FrameRef::rgb(&image); batch];
+    let fit = Fit {
+        size: Some((height as u32, width as u32)),
+        ..Fit::default()
+    };
     for _ in 0..warmup {
-        backend.segment(synthetic_batch([batch, height, width]))?;
+        segmenter.segment(&frames, &fit)?;
     }
-    let mut samples = Vec::with_capacity(iters);
+    let mut network = Vec::with_capacity(iters);
+    let (mut pre, mut post) = (0.0, 0.0);
     for _ in 0..iters {
-        let batch = synthetic_batch([batch, height, width]);
-        let start = Instant::now();
-        backend.segment(batch)?;
-        samples.push(start.elapsed().as_secs_f64() * 1e3);
+        let timing = segmenter.segment(&frames, &fit)?[0].timing;
+        network.push(timing.network_ms);
+        pre += timing.pre_ms;
+        post += timing.post_ms;
     }
-    let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-    samples.sort_by(f64::total_cmp);
+    let mean = network.iter().sum::<f64>() / network.len() as f64;
+    network.sort_by(f64::total_cmp);
+    let io = segmenter.io();
     Ok(BenchReport {
-        model: model.to_string(),
-        backend: backend.name().to_string(),
+        model: io.model.clone(),
+        backend: io.backend.to_string(),
+        device: io.device.clone(),
         batch,
         height,
         width,
         warmup,
         iters,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        threads,
         mean_ms: mean,
-        p50_ms: percentile(&samples, 50.0),
-        p90_ms: percentile(&samples, 90.0),
-        p99_ms: percentile(&samples, 99.0),
-        min_ms: samples[0],
-        max_ms: samples[samples.len() - 1],
+        p50_ms: percentile(&network, 50.0),
+        p90_ms: percentile(&network, 90.0),
+        p99_ms: percentile(&network, 99.0),
+        min_ms: network[0],
+        max_ms: network[network.len() - 1],
+        pre_mean_ms: pre / iters as f64,
+        post_mean_ms: post / iters as f64,
         fps: batch as f64 * 1e3 / mean,
         peak_rss_mib: peak_rss_mib(),
         machine: machine_description(),
@@ -127,7 +141,9 @@ pub fn train_throughput(
     let (mut backbone, mut head) = optimizers(&config.optimizer);
     let [h, w] = config.augment.crop.map(|s| s as usize);
     let n = config.batch_size;
-    let images = synthetic_batch([n, h, w]).data;
+    let images: Vec<f32> = (0..n * 3 * h * w)
+        .map(|i| ((i.wrapping_mul(2_654_435_761) % 1000) as f32 / 500.0) - 1.0)
+        .collect();
     let classes = config.dataset.label_space().num_classes();
     // Vertical stripes of every class, so each loss term has work to do.
     let labels = (0..n * h * w)
@@ -168,14 +184,14 @@ pub fn train_throughput(
     })
 }
 
-fn peak_rss_mib() -> Option<f64> {
+pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
 
-fn machine_description() -> String {
+pub fn machine_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {

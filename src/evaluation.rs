@@ -7,10 +7,10 @@ use std::path::Path;
 use image::GrayImage;
 use serde::Serialize;
 
-use crate::backend::SegmentationBackend;
-use crate::datasets::UNLABELLED;
 use crate::datasets::sources::DatasetSource;
-use crate::infer::{save_png_atomic, segment_image};
+use crate::labels::UNLABELLED;
+use crate::pipeline::frame::FrameRef;
+use crate::pipeline::{Fit, Segmenter};
 
 /// counts[gt * k + pred], over pixels whose ground truth is a class.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,12 +92,13 @@ fn nan_mean(values: &[Option<f64>]) -> f64 {
     }
 }
 
-/// Runs `backend` over every image of a split and accumulates the confusion matrix. With
+/// Runs `segmenter` over every image of a split (the network at `size`, stretched, or at each
+/// image's own size; masks at the image's size) and accumulates the confusion matrix. With
 /// `save_predictions`, each prediction is written in the dataset's own label space (e.g.
 /// Cityscapes labelIds, which `csEvalPixelLevelSemanticLabeling` reads) under the image's
 /// file name relative to the split folder, with the format's suffix.
 pub fn evaluate(
-    backend: &dyn SegmentationBackend,
+    segmenter: &mut dyn Segmenter,
     source: &DatasetSource,
     split: &str,
     size: Option<(u32, u32)>,
@@ -105,11 +106,18 @@ pub fn evaluate(
     mut progress: impl FnMut(usize, usize),
 ) -> anyhow::Result<ConfusionMatrix> {
     let samples = source.list(split)?;
-    let mut matrix = ConfusionMatrix::new(backend.num_classes());
+    let mut matrix = ConfusionMatrix::new(segmenter.io().num_classes);
+    let fit = Fit {
+        size,
+        ..Fit::default()
+    };
     for (i, paths) in samples.iter().enumerate() {
         let sample = source.load(paths)?;
-        let prediction = segment_image(backend, &sample.image, size)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", paths.image.display()))?;
+        let prediction = segmenter
+            .segment(&[FrameRef::rgb(&sample.image)], &fit)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", paths.image.display()))?
+            .remove(0)
+            .mask;
         matrix.update(prediction.as_raw(), sample.label.as_raw())?;
         if let Some(dir) = save_predictions {
             save_prediction(source, &paths.image, prediction, dir)?;
@@ -142,7 +150,7 @@ fn save_prediction(
     };
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    save_png_atomic(&source.to_dataset_ids(prediction), &dir.join(name))
+    crate::io::save_png(&source.to_dataset_ids(prediction), &dir.join(name))
 }
 
 /// The per-class table `rtseg eval` prints.

@@ -1,14 +1,17 @@
-//! rtseg: real-time semantic segmentation for cars — the model zoo (MsNet, MFARANet),
-//! weights, inference backends, and the command-line tools built on them.
+//! rtseg: real-time semantic segmentation for cars — the model zoo (MsNet, MFARANet), weights,
+//! ONNX export, inference backends behind a frame-level boundary, training and evaluation, and
+//! the ROS 2 node built on them.
 
 pub mod backend;
 pub mod bench;
 pub mod datasets;
 pub mod evaluation;
-pub mod infer;
-pub mod losses;
+pub mod io;
+pub mod labels;
 pub mod models;
+pub mod onnx;
 pub mod pipeline;
 pub mod ros;
+pub mod source;
 pub mod train;
 pub mod weights;

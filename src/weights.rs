@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use burn::store::burn_pack::{Reader, Tensor as PackTensor, Writer};
 use burn::store::{ModuleSnapshot, ModuleStore, SafetensorsStore};
 
-use crate::models::segmentor::Segmentor;
+use crate::io::write_atomic_with;
+use crate::models::segmentors::Segmentor;
 
 /// Metadata key holding the registered model name.
 pub const META_MODEL: &str = "rtseg.model";
@@ -54,37 +55,23 @@ pub fn tensors(model: &Segmentor) -> Vec<PackTensor> {
 
 /// Saves `model` to `path` (format from the extension), atomically.
 pub fn save(model: &Segmentor, model_name: &str, path: &Path) -> Result<(), WeightsError> {
-    let write_err = |reason: String| WeightsError::Write {
-        path: path.to_path_buf(),
-        reason,
-    };
-    match WeightFormat::of(path)? {
+    let format = WeightFormat::of(path)?;
+    write_atomic_with(path, |tmp| match format {
         WeightFormat::Burnpack => Writer::new(tensors(model))
             .with_metadata(META_MODEL, model_name)
             .auto_extension(false)
-            .write_to_file(path)
-            .map_err(|e| write_err(e.to_string())),
-        WeightFormat::Safetensors => {
-            let tmp = temp_sibling(path);
-            let mut store = SafetensorsStore::from_file(tmp.clone())
-                .skip_enum_variants(true)
-                .metadata(META_MODEL, model_name);
-            let result = store
-                .collect_from(model)
-                .map_err(|e| e.to_string())
-                .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result.map_err(write_err)
-        }
-    }
-}
-
-fn temp_sibling(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}.tmp", std::process::id()));
-    path.with_file_name(name)
+            .write_to_file(tmp)
+            .map_err(|e| anyhow::anyhow!("{e}")),
+        WeightFormat::Safetensors => SafetensorsStore::from_file(tmp.to_path_buf())
+            .skip_enum_variants(true)
+            .metadata(META_MODEL, model_name)
+            .collect_from(model)
+            .map_err(|e| anyhow::anyhow!("{e}")),
+    })
+    .map_err(|e| WeightsError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 /// Reads the tensors of a weight file.

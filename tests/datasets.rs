@@ -5,18 +5,21 @@ use std::path::Path;
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rtseg::datasets::loader::BatchLoader;
+use rtseg::datasets::loader::{BatchLoader, Plan};
 use rtseg::datasets::sources::{DatasetSource, Sample, SamplePaths};
 use rtseg::datasets::transforms::{AugmentConfig, augment};
-use rtseg::datasets::{Dataset, UNLABELLED};
+use rtseg::labels::{LabelSpace, UNLABELLED};
+use rtseg::models::card::InputSpec;
 
 mod common;
 use common::synthetic_folder;
 
+const IMAGENET: InputSpec = InputSpec::IMAGENET_RGB;
+
 fn folder(root: &Path) -> DatasetSource {
     DatasetSource::Folder {
         root: root.to_path_buf(),
-        label_space: Dataset::Camvid,
+        label_space: LabelSpace::Camvid,
     }
 }
 
@@ -140,7 +143,14 @@ fn sample() -> Sample {
 
 #[test]
 fn augmentation_is_a_function_of_the_seed() {
-    let run = |seed| augment(sample(), &config(), &mut ChaCha8Rng::seed_from_u64(seed));
+    let run = |seed| {
+        augment(
+            sample(),
+            &config(),
+            &IMAGENET,
+            &mut ChaCha8Rng::seed_from_u64(seed),
+        )
+    };
     let (a, b, c) = (run(7), run(7), run(8));
     assert_eq!(a.size, [64, 96]);
     assert_eq!(a.image.len(), 3 * 64 * 96);
@@ -161,7 +171,7 @@ fn small_scales_pad_the_crop_with_ignore() {
         ..config()
     };
     // 120×80 at 0.5 = 60×40, inside a 96×64 crop: the rest is ignore, zero after normalising.
-    let t = augment(sample(), &cfg, &mut ChaCha8Rng::seed_from_u64(1));
+    let t = augment(sample(), &cfg, &IMAGENET, &mut ChaCha8Rng::seed_from_u64(1));
     let ignored = t.label.iter().filter(|&&v| v == UNLABELLED).count();
     assert_eq!(ignored, 64 * 96 - 60 * 40);
     let padded = t.label.iter().position(|&v| v == UNLABELLED).unwrap();
@@ -175,15 +185,15 @@ fn batch_stream_is_independent_of_workers_and_resumable() {
     let source = folder(dir.path());
     let samples: Vec<SamplePaths> = source.list("train").unwrap();
     let stream = |start: u64, workers: usize, steps: usize| {
-        let mut loader = BatchLoader::new(
-            source.clone(),
-            samples.clone(),
-            config(),
-            2,
-            11,
-            start,
-            workers,
-        );
+        let plan = Plan {
+            source: source.clone(),
+            samples: samples.clone(),
+            augment: config(),
+            input: IMAGENET,
+            batch: 2,
+            seed: 11,
+        };
+        let mut loader = BatchLoader::new(plan, start, workers);
         (0..steps)
             .map(|_| {
                 let b = loader.next_batch().unwrap();
@@ -212,7 +222,7 @@ fn bdd100k_and_folder_layouts_pair_images_with_masks() {
     let source = DatasetSource::Bdd100k {
         root: Some(dir.path().to_path_buf()),
     };
-    assert_eq!(source.label_space(), Dataset::Cityscapes);
+    assert_eq!(source.label_space(), LabelSpace::Cityscapes);
     let paths = source.list("val").unwrap();
     assert_eq!(paths.len(), 1);
     assert!(

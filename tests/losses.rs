@@ -2,12 +2,12 @@
 
 use burn::prelude::*;
 use rtseg::evaluation::ConfusionMatrix;
-use rtseg::losses::{
+use rtseg::models::lookup;
+use rtseg::models::losses::{
     CrossEntropyConfig, JointLossConfig, Labels, OhemConfig, balanced_bce, boundary_targets,
     cross_entropy, mfaranet_joint_loss, scalar,
 };
-use rtseg::models::lookup;
-use rtseg::models::segmentor::Segmentor;
+use rtseg::models::segmentors::Segmentor;
 
 /// 1×3×1×3 logits; pixel 0 → class 2, pixel 1 ignored, pixel 2 → class 0.
 fn case() -> (Tensor<4>, Vec<u8>) {

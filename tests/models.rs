@@ -7,7 +7,8 @@ use rtseg::models::backbones::mobilenet_v3::MobileNetV3Config;
 use rtseg::models::backbones::resnet::ResNetDeepStemConfig;
 use rtseg::models::decoders::mfma::MasgFusion;
 use rtseg::models::profile::{count_macs, trainable_params};
-use rtseg::models::segmentor::{MfaraNetConfig, Segmentor, SegmentorConfig};
+use rtseg::models::segmentors::mfaranet::MfaraNetConfig;
+use rtseg::models::segmentors::{Segmentor, SegmentorConfig};
 use rtseg::models::{lookup, registry};
 
 /// The brief counted MFARANet with Cityscapes' 19 classes; the MsNet totals differ by less
@@ -172,10 +173,10 @@ fn bad_configurations_are_errors_naming_the_problem() {
     let err = genotype.validate().unwrap_err();
     assert!(err.contains("reads state 9"), "{err}");
 
-    let err = mfaranet_with_scales(vec![2, 5]).validate().unwrap_err();
+    let err = mfaranet_with_scales(vec![2, 5]).validate().unwrap_err().0;
     assert!(err.contains("scales"), "{err}");
 
-    let err = lookup("msnet-x", 11).unwrap_err();
+    let err = lookup("msnet-x", 11).unwrap_err().0;
     assert!(err.contains("msnet-m") && err.contains("mfaranet"), "{err}");
 
     let yaml = "arch: mfa_ra_net\nnum_classes: 3\n";

@@ -5,11 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use image::{Rgb, RgbImage};
-use rtseg::backend::{InputBatch, SegmentationBackend};
-use rtseg::pipeline::frame::{FrameError, RawFrame, decode_compressed, decode_raw};
+use rtseg::labels::LabelSpace;
+use rtseg::models::card::{InputSpec, ModelCard};
+use rtseg::pipeline::cpu::{CpuSegmenter, HostBatch, TensorRunner};
+use rtseg::pipeline::frame::{FrameError, FrameRef, decode_compressed, decode_raw};
 use rtseg::pipeline::latest::LatestSlots;
 use rtseg::pipeline::stats::PipelineStats;
-use rtseg::pipeline::{MaskResolution, ResizePolicy, segment_frame};
+use rtseg::pipeline::{
+    Extent, Fit, InputLayout, MaskResolution, ModelIo, ResizePolicy, SegmentError, Segmentation,
+    Segmenter,
+};
 
 fn reference() -> RgbImage {
     RgbImage::from_fn(6, 4, |x, y| {
@@ -39,8 +44,8 @@ fn pack(encoding: &str, pad: usize) -> (Vec<u8>, u32) {
     (data, step)
 }
 
-fn raw<'a>(encoding: &'a str, step: u32, data: &'a [u8]) -> RawFrame<'a> {
-    RawFrame {
+fn raw<'a>(encoding: &'a str, step: u32, data: &'a [u8]) -> FrameRef<'a> {
+    FrameRef {
         width: 6,
         height: 4,
         encoding,
@@ -63,7 +68,7 @@ fn colour_encodings_decode_to_the_same_rgb_with_and_without_padding() {
 #[test]
 fn mono8_and_yuyv_decode() {
     let data: Vec<u8> = (0..4 * 8).map(|i| (i * 7) as u8).collect();
-    let frame = RawFrame {
+    let frame = FrameRef {
         width: 6,
         height: 4,
         encoding: "mono8",
@@ -74,7 +79,7 @@ fn mono8_and_yuyv_decode() {
     assert_eq!(got.get_pixel(5, 3).0, [data[3 * 8 + 5]; 3]);
     // Grey in limited-range YUV (Y 128, U = V = 128) is RGB 130 everywhere.
     let yuyv: Vec<u8> = [128u8, 128, 128, 128].repeat(3 * 4);
-    let frame = RawFrame {
+    let frame = FrameRef {
         encoding: "yuv422_yuy2",
         step: 12,
         data: &yuyv,
@@ -88,7 +93,7 @@ fn mono8_and_yuyv_decode() {
     );
     // Saturated red: Y 82, U 90, V 240 (BT.601) comes back red.
     let red: Vec<u8> = [82u8, 90, 82, 240].repeat(3 * 4);
-    let frame = RawFrame {
+    let frame = FrameRef {
         data: &red,
         ..frame
     };
@@ -127,7 +132,7 @@ fn unknown_encoding_is_rejected() {
 #[test]
 fn zero_and_huge_sizes_are_rejected() {
     for (width, height) in [(0, 4), (6, 0), (8193, 4), (6, 100_000)] {
-        let frame = RawFrame {
+        let frame = FrameRef {
             width,
             height,
             encoding: "rgb8",
@@ -165,34 +170,70 @@ fn corrupt_compressed_frames_are_rejected() {
 }
 
 /// Class 1 wherever the network input differs from the letterbox pad colour, else 0.
-struct PadDetector;
+struct PadDetector(ModelIo);
 
-impl SegmentationBackend for PadDetector {
-    fn name(&self) -> &'static str {
-        "pad-detector"
+impl TensorRunner for PadDetector {
+    fn io(&self) -> &ModelIo {
+        &self.0
     }
-    fn num_classes(&self) -> usize {
-        2
-    }
-    fn segment(&self, batch: InputBatch) -> anyhow::Result<Vec<u8>> {
-        let [n, _, h, w] = batch.shape;
+    fn run(&mut self, batch: HostBatch<'_>) -> Result<Vec<u8>, SegmentError> {
+        let HostBatch::F32(data, [n, _, h, w]) = batch else {
+            unreachable!("declared normalised input")
+        };
         let plane = h * w;
         Ok((0..n * plane)
             .map(|i| {
                 let (image, i) = (i / plane, i % plane);
-                let at = |c: usize| batch.data[(3 * image + c) * plane + i];
+                let at = |c: usize| data[(3 * image + c) * plane + i];
                 (0..3).any(|c| at(c).abs() > 0.05) as u8
             })
             .collect())
     }
 }
 
+/// The CPU stage around [`PadDetector`], taking batches of at most `batch` frames.
+fn pad_detector(batch: Extent) -> CpuSegmenter<PadDetector> {
+    let io = ModelIo {
+        backend: "pad-detector",
+        device: "cpu".into(),
+        model: "pad-detector".into(),
+        num_classes: 2,
+        height: Extent::Any,
+        width: Extent::Any,
+        batch,
+        precision: "f32",
+        input: InputLayout::NormalizedNchwF32,
+    };
+    let card = ModelCard {
+        model: "pad-detector".into(),
+        input: InputSpec::IMAGENET_RGB,
+        label_space: LabelSpace::Camvid,
+    };
+    CpuSegmenter::new(PadDetector(io), card)
+}
+
+fn segment_one(
+    frame: &RgbImage,
+    size: Option<(u32, u32)>,
+    policy: ResizePolicy,
+    resolution: MaskResolution,
+) -> Segmentation {
+    let fit = Fit {
+        size,
+        policy,
+        resolution,
+        overlay_alpha: None,
+    };
+    pad_detector(Extent::Any)
+        .segment(&[FrameRef::rgb(frame)], &fit)
+        .unwrap()
+        .remove(0)
+}
+
 #[test]
 fn letterbox_keeps_the_pad_out_of_the_mask() {
     let frame = RgbImage::from_pixel(200, 100, Rgb([250, 10, 10]));
-    let run = |policy, resolution| {
-        segment_frame(&PadDetector, &frame, Some((128, 128)), policy, resolution).unwrap()
-    };
+    let run = |policy, resolution| segment_one(&frame, Some((128, 128)), policy, resolution);
     let s = run(ResizePolicy::Letterbox, MaskResolution::Input);
     assert_eq!(s.mask.dimensions(), (200, 100));
     assert!(
@@ -208,9 +249,9 @@ fn letterbox_keeps_the_pad_out_of_the_mask() {
 }
 
 #[test]
-fn a_batch_gives_each_frame_its_own_mask() {
+fn a_batch_gives_each_frame_its_own_mask_in_calls_of_the_backends_batch() {
     // Left half red, right half the pad (mean) colour; and its mirror image.
-    let pad = rtseg::infer::mean_rgb();
+    let pad = Rgb(InputSpec::IMAGENET_RGB.pad_rgb());
     let half = |red_left: bool| {
         RgbImage::from_fn(200, 100, |x, _| {
             if (x < 100) == red_left {
@@ -221,40 +262,71 @@ fn a_batch_gives_each_frame_its_own_mask() {
         })
     };
     let (a, b) = (half(true), half(false));
-    let size = Some((64, 128));
-    let batched = rtseg::pipeline::segment_frames(
-        &PadDetector,
-        &[&a, &b, &a],
-        size,
-        ResizePolicy::Stretch,
-        MaskResolution::Input,
-    )
-    .unwrap();
-    assert_eq!(batched.len(), 3);
-    for (image, seg) in [&a, &b, &a].into_iter().zip(&batched) {
-        let alone = segment_frame(
-            &PadDetector,
-            image,
-            size,
-            ResizePolicy::Stretch,
-            MaskResolution::Input,
-        )
-        .unwrap();
-        assert_eq!(seg.mask, alone.mask);
+    let other_size = RgbImage::from_pixel(100, 100, Rgb([250, 10, 10]));
+    let fit = Fit {
+        size: Some((64, 128)),
+        ..Fit::default()
+    };
+    let frames = [&a, &b, &other_size, &a].map(FrameRef::rgb);
+    for batch in [Extent::Any, Extent::Fixed(1), Extent::Fixed(2)] {
+        let batched = pad_detector(batch).segment(&frames, &fit).unwrap();
+        assert_eq!(batched.len(), 4);
+        for (image, seg) in [&a, &b, &other_size, &a].into_iter().zip(&batched) {
+            let alone = segment_one(image, fit.size, fit.policy, fit.resolution);
+            assert_eq!(seg.mask, alone.mask, "{batch:?}");
+        }
+        assert_eq!(batched[0].mask.get_pixel(10, 50).0, [1]);
+        assert_eq!(batched[1].mask.get_pixel(10, 50).0, [0]);
+        assert_eq!(batched[2].mask.dimensions(), (100, 100));
     }
-    assert_eq!(batched[0].mask.get_pixel(10, 50).0, [1]);
-    assert_eq!(batched[1].mask.get_pixel(10, 50).0, [0]);
-    let other_size = RgbImage::new(100, 100);
-    let err = rtseg::pipeline::segment_frames(
-        &PadDetector,
-        &[&a, &other_size],
-        size,
-        ResizePolicy::Stretch,
-        MaskResolution::Input,
-    )
-    .err()
-    .unwrap();
-    assert!(err.to_string().contains("same size"), "{err}");
+}
+
+#[test]
+fn a_malformed_frame_or_size_is_a_named_error() {
+    let fit = Fit::default();
+    let data = [0u8; 10];
+    let short = FrameRef {
+        width: 4,
+        height: 4,
+        encoding: "rgb8",
+        step: 12,
+        data: &data,
+    };
+    let good = RgbImage::new(64, 64);
+    let err = pad_detector(Extent::Any)
+        .segment(&[FrameRef::rgb(&good), short], &fit)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            SegmentError::Frame {
+                index: 1,
+                source: FrameError::DataTooShort { .. }
+            }
+        ),
+        "{err}"
+    );
+    let tiny = RgbImage::new(32, 32);
+    let err = pad_detector(Extent::Any)
+        .segment(&[FrameRef::rgb(&tiny)], &fit)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("64 to 8192"), "{err}");
+}
+
+#[test]
+fn a_fixed_size_backend_refuses_other_sizes_by_name() {
+    let segmenter = pad_detector(Extent::Any);
+    let io = segmenter.io().clone();
+    let fixed = ModelIo {
+        height: Extent::Fixed(96),
+        width: Extent::Fixed(128),
+        ..io
+    };
+    assert!(fixed.check_size(96, 128).is_ok());
+    let err = fixed.check_size(64, 128).unwrap_err().to_string();
+    assert!(err.contains("96×128") && err.contains("64×128"), "{err}");
 }
 
 #[test]

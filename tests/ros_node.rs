@@ -13,7 +13,7 @@ mod common;
 use common::{camvid, init_weights, python_with, rtseg, text};
 
 /// Every test of this file, by the name it passes around; its index picks its DDS domain.
-const TESTS: [&str; 14] = [
+const TESTS: [&str; 15] = [
     "forms",
     "cameras",
     "short_data",
@@ -28,9 +28,10 @@ const TESTS: [&str; 14] = [
     "large_raw",
     "network_resolution",
     "label_info",
+    "ort_backend",
 ];
 
-/// A distinct DDS domain per test (100..113), so parallel tests never see each other.
+/// A distinct DDS domain per test (100..114), so parallel tests never see each other.
 fn domain(test: &str) -> String {
     let index = TESTS
         .iter()
@@ -239,15 +240,22 @@ impl Setup {
 
     /// `rtseg infer`'s mask and colour overlay for an image file.
     fn infer(&self, image: &Path) -> (image::GrayImage, RgbImage) {
+        self.infer_with(image, &[])
+    }
+
+    /// [`Self::infer`] with more options (e.g. a backend).
+    fn infer_with(&self, image: &Path, options: &[&str]) -> (image::GrayImage, RgbImage) {
         let out_dir = self.dir.join("infer");
-        let out = rtseg(&[
+        let mut args = vec![
             "infer",
             "--weights",
             self.weights.to_str().unwrap(),
             image.to_str().unwrap(),
             "--out",
             out_dir.to_str().unwrap(),
-        ]);
+        ];
+        args.extend(options);
+        let out = rtseg(&args);
         assert!(out.status.success(), "{}", text(&out));
         let stem = image.file_stem().unwrap().to_string_lossy();
         (
@@ -304,7 +312,7 @@ fn label_info_reaches_a_late_joining_rclpy_subscriber() {
     assert_eq!(report["frames"][0]["received"], true, "{log}");
     assert!(in_graph(&report, "front_segmenter"), "{report}");
     let label_info = &report["label_info"];
-    let names = rtseg::datasets::Dataset::Camvid.class_names();
+    let names = rtseg::labels::LabelSpace::Camvid.class_names();
     let want: Vec<serde_json::Value> = names
         .iter()
         .enumerate()
@@ -402,6 +410,71 @@ fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
         assert!(
             bytes(color) == want_color.as_raw()[..],
             "frame {i}: color_mask differs"
+        );
+    }
+}
+
+#[cfg(not(feature = "ort"))]
+#[test]
+fn the_node_runs_onnx_runtime() {
+    common::missing("the node's ONNX Runtime backend: run the tests with `--features ort`");
+}
+
+/// `backend: ort` with an exported ONNX file: the node's masks are those of `rtseg infer
+/// --backend ort` byte for byte, and those of the burn backend on ≥ 99.9 % of pixels.
+#[cfg(feature = "ort")]
+#[test]
+fn the_node_runs_onnx_runtime() {
+    let Some(s) = setup() else { return };
+    let onnx = s.dir.join("node.onnx");
+    let out = rtseg(&[
+        "export",
+        "--weights",
+        s.weights.to_str().unwrap(),
+        "--out",
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let params = std::fs::read_to_string(s.params("ort_backend", &["/cam_test"]))
+        .unwrap()
+        .replace("backend: burn", "backend: ort")
+        .replace("onnx: \"\"", &format!("onnx: \"{}\"", onnx.display()));
+    let params_path = s.dir.join("ort_backend.params.yaml");
+    std::fs::write(&params_path, params).unwrap();
+    let node = s.node_with("ort_backend", params_path);
+    let image = image::open(&s.frame).unwrap().to_rgb8();
+    let png = std::fs::read(&s.frame).unwrap();
+    let frames = vec![
+        s.raw("ort_rgb8.bin", &image, "rgb8", 0),
+        s.compressed("ort_frame.png", &png, "rgb8; png compressed bgr8"),
+    ];
+    let plan = serde_json::json!({
+        "camera": "/cam_test", "output_namespace": "segmentation", "frames": frames,
+        "warmup": s.raw("ort_warmup.bin", &image, "rgb8", 0),
+    });
+    let report = s.peer("ort_backend", "peer", plan);
+    let log = node.stop();
+    let (ort_mask, _) = s.infer_with(
+        &s.frame,
+        &["--backend", "ort", "--onnx", onnx.to_str().unwrap()],
+    );
+    let (burn_mask, _) = s.infer(&s.frame);
+    for (i, frame) in report["frames"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(frame["received"], true, "frame {i} got no mask: {log}");
+        let mask = bytes(&frame["mask"]);
+        assert!(
+            mask == ort_mask.as_raw()[..],
+            "frame {i}: differs from rtseg infer --backend ort"
+        );
+        let same = mask
+            .iter()
+            .zip(burn_mask.as_raw())
+            .filter(|(a, b)| a == b)
+            .count();
+        assert!(
+            same as f64 >= 0.999 * mask.len() as f64,
+            "frame {i}: {same} of {}",
+            mask.len()
         );
     }
 }

@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 use rtseg::models::lookup;
-use rtseg::models::segmentor::Segmentor;
+use rtseg::models::segmentors::Segmentor;
 use rtseg::weights;
 
 fn device() -> Device {

@@ -17,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::sources::{DatasetSource, SamplePaths};
 use super::transforms::{AugmentConfig, augment};
+use crate::models::card::InputSpec;
 
 /// A batch in N×3×H×W (image) and N×H×W (train ids) layout.
 #[derive(Clone)]
@@ -36,12 +37,15 @@ pub struct BatchLoader {
     next_step: u64,
 }
 
-struct Plan {
-    source: DatasetSource,
-    samples: Vec<SamplePaths>,
-    augment: AugmentConfig,
-    batch: usize,
-    seed: u64,
+/// What the stream is made of: the samples of a split, their augmentation, the model card's
+/// normalisation, the batch size and the seed of the order and of every random draw.
+pub struct Plan {
+    pub source: DatasetSource,
+    pub samples: Vec<SamplePaths>,
+    pub augment: AugmentConfig,
+    pub input: InputSpec,
+    pub batch: usize,
+    pub seed: u64,
 }
 
 impl Plan {
@@ -66,7 +70,7 @@ impl Plan {
             let sample = self.source.load(paths)?;
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(pos);
-            let t = augment(sample, &self.augment, &mut rng);
+            let t = augment(sample, &self.augment, &self.input, &mut rng);
             images.extend_from_slice(&t.image);
             labels.extend_from_slice(&t.label);
         }
@@ -80,23 +84,9 @@ impl Plan {
 
 impl BatchLoader {
     /// Starts `workers` threads producing the batches of steps `start_step..`.
-    pub fn new(
-        source: DatasetSource,
-        samples: Vec<SamplePaths>,
-        augment: AugmentConfig,
-        batch: usize,
-        seed: u64,
-        start_step: u64,
-        workers: usize,
-    ) -> Self {
+    pub fn new(plan: Plan, start_step: u64, workers: usize) -> Self {
         let workers = workers.max(1);
-        let plan = Arc::new(Plan {
-            source,
-            samples,
-            augment,
-            batch,
-            seed,
-        });
+        let plan = Arc::new(plan);
         let (senders, receivers): (Vec<SyncSender<Message>>, Vec<_>) =
             (0..workers).map(|_| sync_channel(2)).unzip();
         let handles = senders

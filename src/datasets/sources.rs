@@ -1,4 +1,4 @@
-//! Dataset layouts on disk: CamVid (SegNet), Cityscapes, BDD100K and a generic image-folder +
+//! LabelSpace layouts on disk: CamVid (SegNet), Cityscapes, BDD100K and a generic image-folder +
 //! mask-folder pair. Each lists its (image, label) pairs for a split and decodes labels into
 //! train ids (0..K, 255 = ignore), and maps predictions back into its own label space.
 
@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
-use super::{Dataset, UNLABELLED};
-use crate::infer::load_rgb;
+use crate::io::load_rgb;
+use crate::labels::{LabelSpace, UNLABELLED};
 
 /// One image and its label file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +38,10 @@ pub enum DatasetSource {
     Bdd100k { root: Option<PathBuf> },
     /// mmsegmentation's custom layout: `images/<split>/*.{png,jpg}` and
     /// `annotations/<split>/<same stem>.png` holding train ids of `label_space` (255 = ignore).
-    Folder { root: PathBuf, label_space: Dataset },
+    Folder {
+        root: PathBuf,
+        label_space: LabelSpace,
+    },
 }
 
 /// Cityscapes labelId (0..=33) → train id, from `cityscapesscripts.helpers.labels`.
@@ -57,19 +60,21 @@ const CAMVID_VOID: u8 = 11;
 
 impl DatasetSource {
     /// The label space the network is trained in.
-    pub fn label_space(&self) -> Dataset {
+    pub fn label_space(&self) -> LabelSpace {
         match self {
-            DatasetSource::Camvid { .. } => Dataset::Camvid,
-            DatasetSource::Cityscapes { .. } | DatasetSource::Bdd100k { .. } => Dataset::Cityscapes,
+            DatasetSource::Camvid { .. } => LabelSpace::Camvid,
+            DatasetSource::Cityscapes { .. } | DatasetSource::Bdd100k { .. } => {
+                LabelSpace::Cityscapes
+            }
             DatasetSource::Folder { label_space, .. } => *label_space,
         }
     }
 
     /// Default source for a label space (as `rtseg eval --dataset` uses it).
-    pub fn for_dataset(dataset: Dataset, root: Option<PathBuf>) -> Self {
+    pub fn for_dataset(dataset: LabelSpace, root: Option<PathBuf>) -> Self {
         match dataset {
-            Dataset::Camvid => DatasetSource::Camvid { root },
-            Dataset::Cityscapes => DatasetSource::Cityscapes { root },
+            LabelSpace::Camvid => DatasetSource::Camvid { root },
+            LabelSpace::Cityscapes => DatasetSource::Cityscapes { root },
         }
     }
 

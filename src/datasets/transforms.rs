@@ -1,5 +1,5 @@
 //! Training augmentation: random scale, random crop padded with ignore, horizontal flip and
-//! photometric jitter, then the same normalisation as inference. Every random draw comes from
+//! photometric jitter, then the same normalisation as inference (the model card's). Every random draw comes from
 //! the RNG passed in, so a sample's augmentation is a function of the seed alone.
 
 use image::imageops::{self, FilterType};
@@ -7,9 +7,10 @@ use image::{Luma, Rgb, RgbImage};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::UNLABELLED;
 use super::sources::Sample;
-use crate::infer::{mean_rgb, normalize};
+use crate::labels::UNLABELLED;
+use crate::models::card::InputSpec;
+use crate::pipeline::cpu::normalize_into;
 use crate::pipeline::resize::resize_nearest;
 
 /// Augmentation settings of a training config.
@@ -40,11 +41,9 @@ impl AugmentConfig {
                 "scale_range {lo}..{hi} must satisfy 0 < min <= max <= 8"
             ));
         }
-        if self.crop.iter().any(|&s| !crate::infer::side_in_range(s)) {
-            return Err(format!(
-                "crop {:?} must be 64..=8192 pixels a side",
-                self.crop
-            ));
+        let [h, w] = self.crop;
+        if let Err(e) = InputSpec::IMAGENET_RGB.check_size(h, w) {
+            return Err(format!("crop {:?}: {e}", self.crop));
         }
         if !(0.0..1.0).contains(&self.jitter) {
             return Err(format!("jitter {} must be in [0, 1)", self.jitter));
@@ -60,8 +59,13 @@ pub struct Tensorised {
     pub size: [usize; 2],
 }
 
-/// Scale, crop, flip and jitter one sample.
-pub fn augment(sample: Sample, config: &AugmentConfig, rng: &mut impl Rng) -> Tensorised {
+/// Scale, crop, flip and jitter one sample, then normalise it by the model card's `input`.
+pub fn augment(
+    sample: Sample,
+    config: &AugmentConfig,
+    input: &InputSpec,
+    rng: &mut impl Rng,
+) -> Tensorised {
     let Sample { image, label } = sample;
     let [lo, hi] = config.scale_range;
     let scale = if hi > lo {
@@ -97,10 +101,12 @@ pub fn augment(sample: Sample, config: &AugmentConfig, rng: &mut impl Rng) -> Te
     }
     // A crop larger than the scaled image is padded at the bottom and right with the mean
     // colour (zero after normalisation) and ignore, as mmsegmentation pads.
-    let image = pad(image, cw, ch, mean_rgb());
+    let image = pad(image, cw, ch, Rgb(input.pad_rgb()));
     let label = pad(label, cw, ch, Luma([UNLABELLED]));
+    let mut normalized = Vec::with_capacity(3 * (cw * ch) as usize);
+    normalize_into(&image, input, &mut normalized);
     Tensorised {
-        image: normalize(&image).data,
+        image: normalized,
         label: label.into_raw(),
         size: [ch as usize, cw as usize],
     }

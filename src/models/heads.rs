@@ -6,7 +6,9 @@ use burn::nn::{Dropout, DropoutConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use crate::models::layers::{ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config};
+use crate::models::layers::{ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config, emit_conv};
+use crate::models::lower::Layer;
+use crate::onnx::graph::{OnnxGraph, Value};
 
 /// A 1×1 convolution with bias from features to class scores (or to one boundary logit).
 pub fn pointwise_head(c_in: usize, c_out: usize, device: &Device) -> Conv2d {
@@ -42,9 +44,18 @@ impl AsfmAttentionConfig {
     }
 }
 
-impl AsfmAttention {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+impl Layer for AsfmAttention {
+    /// # Shapes
+    /// `[N, c_in, h, w] → [N, num_classes, h, w]`, values in (0, 1).
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.dropout.forward(self.conv.forward(x));
         sigmoid(conv_forward(&self.proj, x))
+    }
+
+    /// In eval mode, where dropout is the identity.
+    fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
+        let x = self.conv.emit_onnx(g, x);
+        let x = emit_conv(g, &self.proj, None, &x);
+        g.unary("Sigmoid", &x)
     }
 }

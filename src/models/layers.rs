@@ -1,6 +1,6 @@
 //! Building blocks shared by every network: the conv–BN–activation unit ("CBR" in the
 //! architecture brief), explicit-size resizing, and the convolution hook that the MAC
-//! profiler reads.
+//! profiler reads — each with its ONNX emission beside its forward.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -11,7 +11,18 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use serde::{Deserialize, Serialize};
 
+use super::lower::Layer;
 use super::profile;
+use crate::onnx::graph::{ConvSpec, OnnxGraph, Value};
+
+/// A float tensor's values in row-major order (weights read for ONNX emission).
+pub fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
+    t.clone()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("float tensors convert to f32")
+}
 
 /// Activation applied after a normalisation layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +46,17 @@ impl Activation {
             Activation::Sigmoid => sigmoid(x),
         }
     }
+
+    /// The ONNX operator of [`Activation::apply`].
+    pub fn emit_onnx(self, g: &mut OnnxGraph, x: &Value) -> Value {
+        match self {
+            Activation::None => x.clone(),
+            Activation::Relu => g.unary("Relu", x),
+            Activation::HardSwish => g.unary("HardSwish", x),
+            Activation::HardSigmoid => g.hard_sigmoid(x, 1.0 / 6.0, 0.5),
+            Activation::Sigmoid => g.unary("Sigmoid", x),
+        }
+    }
 }
 
 /// Runs a convolution and reports its multiply-accumulates to the profiler when one is
@@ -48,6 +70,84 @@ pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         profile::add_macs((n * c_out * h * w * c_in_per_group * kh * kw) as u64);
     }
     y
+}
+
+/// A burn convolution as an ONNX `Conv` specification (weights, bias, stride, padding).
+pub fn conv_spec(conv: &Conv2d) -> ConvSpec {
+    let dims = conv.weight.dims();
+    let [kh, kw] = conv.kernel_size;
+    let pads = match conv.padding {
+        PaddingConfig2d::Explicit(t, l, b, r) => [t, l, b, r],
+        PaddingConfig2d::Valid => [0; 4],
+        // Not used by the zoo; odd kernels pad symmetrically.
+        PaddingConfig2d::Same => {
+            let (ph, pw) = (
+                (kh - 1) * conv.dilation[0] / 2,
+                (kw - 1) * conv.dilation[1] / 2,
+            );
+            [ph, pw, ph, pw]
+        }
+    };
+    ConvSpec {
+        weight: values(&conv.weight.val()),
+        dims,
+        bias: conv.bias.as_ref().map(|b| values(&b.val())),
+        stride: conv.stride,
+        pads,
+        dilation: conv.dilation,
+        groups: conv.groups,
+    }
+}
+
+/// Eval-mode BatchNorm as a per-channel affine map `y = x · scale + shift`, with
+/// `scale = γ / √(σ² + ε)` and `shift = β − μ · scale`.
+pub fn batchnorm_affine(bn: &BatchNorm) -> (Vec<f32>, Vec<f32>) {
+    let gamma = values(&bn.gamma.val());
+    let beta = values(&bn.beta.val());
+    let mean = values(&bn.running_mean.value());
+    let var = values(&bn.running_var.value());
+    let scale: Vec<f32> = gamma
+        .iter()
+        .zip(&var)
+        .map(|(g, v)| (*g as f64 / (*v as f64 + bn.epsilon).sqrt()) as f32)
+        .collect();
+    let shift = beta
+        .iter()
+        .zip(&mean)
+        .zip(&scale)
+        .map(|((b, m), s)| b - m * s)
+        .collect();
+    (scale, shift)
+}
+
+/// Folds a per-output-channel affine map (a BatchNorm after the convolution) into its
+/// weights and bias: `w' = w · scale`, `b' = b · scale + shift` (BatchNorm folding).
+pub fn fold_affine(mut spec: ConvSpec, scale: &[f32], shift: &[f32]) -> ConvSpec {
+    let per_out = spec.weight.len() / spec.dims[0];
+    for (chunk, s) in spec.weight.chunks_exact_mut(per_out).zip(scale) {
+        chunk.iter_mut().for_each(|w| *w *= s);
+    }
+    let bias = spec.bias.take().unwrap_or_else(|| vec![0.0; spec.dims[0]]);
+    spec.bias = Some(
+        bias.iter()
+            .zip(scale.iter().zip(shift))
+            .map(|(b, (s, t))| b * s + t)
+            .collect(),
+    );
+    spec
+}
+
+/// Emits `conv` followed by `bn` (folded into the convolution).
+pub fn emit_conv(g: &mut OnnxGraph, conv: &Conv2d, bn: Option<&BatchNorm>, x: &Value) -> Value {
+    let spec = conv_spec(conv);
+    let spec = match bn {
+        Some(bn) => {
+            let (scale, shift) = batchnorm_affine(bn);
+            fold_affine(spec, &scale, &shift)
+        }
+        None => spec,
+    };
+    g.conv(x, spec)
 }
 
 /// A `k×k` convolution with "same"-style symmetric padding `(k−1)/2·dilation`, which gives
@@ -108,9 +208,30 @@ impl ConvBnActConfig {
     }
 }
 
-impl ConvBnAct {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.act.apply(self.bn.forward(conv_forward(&self.conv, x)))
+impl Layer for ConvBnAct {
+    /// # Shapes
+    /// `[N, c_in, H, W] → [N, c_out, ⌈H/stride⌉, ⌈W/stride⌉]` (odd kernels).
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = conv_forward(&self.conv, x);
+        let x = self.bn.forward(x);
+        self.act.apply(x)
+    }
+
+    /// One `Conv` with the BatchNorm folded in, then the activation.
+    fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
+        let y = emit_conv(g, &self.conv, Some(&self.bn), x);
+        self.act.emit_onnx(g, &y)
+    }
+}
+
+/// A bare convolution (with its bias, no normalisation) as a layer.
+impl Layer for Conv2d {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        conv_forward(self, x)
+    }
+
+    fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
+        emit_conv(g, self, None, x)
     }
 }
 

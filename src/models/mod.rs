@@ -1,24 +1,33 @@
-//! The model zoo, split the way mmsegmentation splits it: backbones, decoders, heads and
-//! segmentors, plus a registry from a model name to its serde configuration.
+//! The model zoo, split the way mmsegmentation splits it: backbones, decoders, heads, losses
+//! and segmentors, plus a registry from a model name to its serde configuration and its model
+//! card's input specification.
 
 pub mod backbones;
+pub mod card;
 pub mod decoders;
 pub mod heads;
 pub mod layers;
+pub mod losses;
+pub mod lower;
 pub mod profile;
-pub mod segmentor;
+pub mod segmentors;
 
-use segmentor::{MfaraNetConfig, MsNetConfig, MsNetEncoderConfig, SegmentorConfig};
+use card::InputSpec;
+use segmentors::mfaranet::MfaraNetConfig;
+use segmentors::msnet::{MsNetConfig, MsNetEncoderConfig};
+use segmentors::{ConfigError, SegmentorConfig};
 
 use crate::models::backbones::darts::Genotype;
 use crate::models::decoders::mfma::MasgFusion;
 
-/// A registered model: its CLI name, a one-line summary and its default configuration.
+/// A registered model: its CLI name, a one-line summary, its default configuration and how
+/// its input is prepared.
 #[derive(Clone, Debug)]
 pub struct ModelSpec {
     pub name: &'static str,
     pub summary: &'static str,
     pub config: SegmentorConfig,
+    pub input: InputSpec,
 }
 
 /// Every model rtseg can build, with `num_classes` as given (CamVid's 11 by default).
@@ -37,59 +46,71 @@ pub fn registry(num_classes: usize) -> Vec<ModelSpec> {
             channels: 128,
         })
     };
+    let spec = |name, summary, config| ModelSpec {
+        name,
+        summary,
+        config,
+        input: InputSpec::IMAGENET_RGB,
+    };
     vec![
-        ModelSpec {
-            name: "msnet-m",
-            summary: "MsNet-M: MobileNetV3-Large encoder + MFMA decoder",
-            config: msnet(MsNetEncoderConfig::MobileNetV3Large),
-        },
-        ModelSpec {
-            name: "msnet-anas",
-            summary: "MsNet-ANAS with the DARTS-V2 stand-in genotype (ANAS genotype unpublished), C=16",
-            config: msnet(MsNetEncoderConfig::Darts {
+        spec(
+            "msnet-m",
+            "MsNet-M: MobileNetV3-Large encoder + MFMA decoder",
+            msnet(MsNetEncoderConfig::MobileNetV3Large),
+        ),
+        spec(
+            "msnet-anas",
+            "MsNet-ANAS with the DARTS-V2 stand-in genotype (ANAS genotype unpublished), C=16",
+            msnet(MsNetEncoderConfig::Darts {
                 channels: 16,
                 layout: "NRNNRNNNR".into(),
                 genotype: Genotype::darts_v2(),
             }),
-        },
-        ModelSpec {
-            name: "mfaranet",
-            summary: "MFARANet: ResNet-18 deep stem + MFAM + RAM + ASFM, all four scales",
-            config: mfaranet(vec![1, 2, 3, 4]),
-        },
-        ModelSpec {
-            name: "mfaranet-pruned",
-            summary: "MFARANet pruned at inference to scale 2 (1/8) alone; same weights as mfaranet",
-            config: mfaranet(vec![2]),
-        },
+        ),
+        spec(
+            "mfaranet",
+            "MFARANet: ResNet-18 deep stem + MFAM + RAM + ASFM, all four scales",
+            mfaranet(vec![1, 2, 3, 4]),
+        ),
+        spec(
+            "mfaranet-pruned",
+            "MFARANet pruned at inference to scale 2 (1/8) alone; same weights as mfaranet",
+            mfaranet(vec![2]),
+        ),
     ]
 }
 
-/// Looks a model up by name; the error lists the names that exist.
-pub fn lookup(name: &str, num_classes: usize) -> Result<ModelSpec, String> {
+/// Looks a model up by name.
+///
+/// # Errors
+/// [`ConfigError`] listing the registered names.
+pub fn lookup(name: &str, num_classes: usize) -> Result<ModelSpec, ConfigError> {
     let all = registry(num_classes);
     let names: Vec<&str> = all.iter().map(|m| m.name).collect();
     all.into_iter().find(|m| m.name == name).ok_or_else(|| {
-        format!(
+        ConfigError(format!(
             "unknown model {name:?}; registered models: {}",
             names.join(", ")
-        )
+        ))
     })
 }
 
 /// The validated configuration of a model for a label space of `num_classes`: `explicit`
 /// (e.g. read from a YAML file) when given, else the registry entry `name`.
+///
+/// # Errors
+/// [`ConfigError`] for an unknown name or an invalid configuration.
 pub fn resolve(
     name: &str,
     num_classes: usize,
     explicit: Option<SegmentorConfig>,
-) -> Result<SegmentorConfig, String> {
+) -> Result<SegmentorConfig, ConfigError> {
     let config = match explicit {
         Some(c) => c.with_num_classes(num_classes),
         None => lookup(name, num_classes)?.config,
     };
     config
         .validate()
-        .map_err(|e| format!("model {name}: {e}"))?;
+        .map_err(|e| ConfigError(format!("model {name}: {e}")))?;
     Ok(config)
 }

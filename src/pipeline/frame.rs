@@ -4,11 +4,13 @@
 
 use image::RgbImage;
 
-use crate::infer::MAX_SIDE;
+/// The largest frame side rtseg accepts from a camera (a bound checked before allocating).
+pub const MAX_SIDE: u32 = 8192;
 
-/// An uncompressed frame (the fields of sensor_msgs/msg/Image that describe the pixels).
-#[derive(Clone, Debug)]
-pub struct RawFrame<'a> {
+/// A borrowed uncompressed frame: the fields of sensor_msgs/msg/Image that describe the
+/// pixels (REP 104 encodings), or an RGB image seen as an `rgb8` frame.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameRef<'a> {
     pub width: u32,
     pub height: u32,
     /// One of the 8-bit encodings below, where byte order does not arise.
@@ -46,6 +48,57 @@ fn bytes_per_pixel(encoding: &str) -> Option<u32> {
     })
 }
 
+impl<'a> FrameRef<'a> {
+    /// An RGB image as an `rgb8` frame without row padding.
+    pub fn rgb(image: &'a RgbImage) -> Self {
+        FrameRef {
+            width: image.width(),
+            height: image.height(),
+            encoding: "rgb8",
+            step: 3 * image.width(),
+            data: image.as_raw(),
+        }
+    }
+
+    /// Checks everything [`decode_raw`] checks, without decoding.
+    ///
+    /// # Errors
+    /// The [`FrameError`] that decoding would return.
+    pub fn validate(&self) -> Result<(), FrameError> {
+        let (w, h) = (self.width, self.height);
+        check_size(w, h)?;
+        let bytes = bytes_per_pixel(self.encoding)
+            .ok_or_else(|| FrameError::UnknownEncoding(self.encoding.to_string()))?;
+        if (self.step as u64) < w as u64 * bytes as u64 {
+            return Err(FrameError::StepTooSmall {
+                step: self.step,
+                width: w,
+                bytes,
+            });
+        }
+        // The last row only needs its pixels, but drivers send full rows; demand step × height.
+        if (self.data.len() as u64) < self.step as u64 * h as u64 {
+            return Err(FrameError::DataTooShort {
+                len: self.data.len(),
+                step: self.step,
+                height: h,
+            });
+        }
+        if self.encoding == "yuv422_yuy2" && w % 2 == 1 {
+            return Err(FrameError::OddYuyvWidth(w));
+        }
+        Ok(())
+    }
+
+    /// The pixels as contiguous RGB8 rows when the frame already is exactly that (an `rgb8`
+    /// frame without row padding), so callers can skip a copy.
+    pub fn as_packed_rgb(&self) -> Option<&'a [u8]> {
+        let len = 3 * self.width as usize * self.height as usize;
+        (self.encoding == "rgb8" && self.step == 3 * self.width && self.data.len() >= len)
+            .then(|| &self.data[..len])
+    }
+}
+
 /// Checks that a size is one rtseg will process.
 fn check_size(width: u32, height: u32) -> Result<(), FrameError> {
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
@@ -55,29 +108,13 @@ fn check_size(width: u32, height: u32) -> Result<(), FrameError> {
 }
 
 /// Decodes a raw frame to RGB8, honouring row padding.
-pub fn decode_raw(frame: &RawFrame) -> Result<RgbImage, FrameError> {
+///
+/// # Errors
+/// [`FrameError`] for a size, encoding, step or data length that cannot be a frame.
+pub fn decode_raw(frame: &FrameRef) -> Result<RgbImage, FrameError> {
+    frame.validate()?;
     let (w, h) = (frame.width, frame.height);
-    check_size(w, h)?;
-    let bytes = bytes_per_pixel(frame.encoding)
-        .ok_or_else(|| FrameError::UnknownEncoding(frame.encoding.to_string()))?;
-    if (frame.step as u64) < w as u64 * bytes as u64 {
-        return Err(FrameError::StepTooSmall {
-            step: frame.step,
-            width: w,
-            bytes,
-        });
-    }
-    // The last row only needs its pixels, but drivers send full rows; demand step × height.
-    if (frame.data.len() as u64) < frame.step as u64 * h as u64 {
-        return Err(FrameError::DataTooShort {
-            len: frame.data.len(),
-            step: frame.step,
-            height: h,
-        });
-    }
-    if frame.encoding == "yuv422_yuy2" && w % 2 == 1 {
-        return Err(FrameError::OddYuyvWidth(w));
-    }
+    let bytes = bytes_per_pixel(frame.encoding).expect("validated encoding");
     let (step, row_bytes) = (frame.step as usize, (w * bytes) as usize);
     let mut out = RgbImage::new(w, h);
     // Written row by row straight into the output: no per-row buffers on this per-frame path.

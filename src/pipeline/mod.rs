@@ -1,22 +1,22 @@
-//! The segmentation node's core, with no ROS in it: decode a camera frame, fit it to the
-//! network (stretch or letterbox), run a backend, and bring the mask back to the frame; plus
-//! the keep-latest hand-off between transport callbacks and inference workers, and the
-//! counters and latency percentiles that diagnostics report. `src/ros` is a thin shell
-//! around this.
+//! The segmentation core, with no ROS in it: the frame-level inference boundary
+//! ([`Segmenter`]: borrowed 8-bit camera frames and a fit rule in, masks with timings out), the
+//! CPU pre/post stage that the CPU backends share ([`cpu`]), camera-frame decoding, the
+//! keep-latest hand-off between transport callbacks and inference workers, and the counters
+//! and latency percentiles that diagnostics report. `src/ros` is a thin shell around this, and
+//! `rtseg infer`, `eval` and `bench` call the same boundary.
 
 pub mod autoware;
+pub mod cpu;
 pub mod frame;
 pub mod latest;
 pub mod resize;
 pub mod stats;
 
-use image::imageops;
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
-use self::resize::resize_rgb;
-use crate::backend::{InputBatch, SegmentationBackend};
-use crate::infer::{MAX_SIDE, MIN_SIDE, mean_rgb, normalize_into, side_in_range};
+use self::frame::{FrameError, FrameRef};
+use crate::models::card::SizeError;
 
 /// How a frame is fitted to a fixed network input size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,135 +40,144 @@ pub enum MaskResolution {
     Network,
 }
 
+/// How frames are fitted to the network and what comes back.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Fit {
+    /// Network input `(height, width)`; `None` runs the network at each frame's own size.
+    pub size: Option<(u32, u32)>,
+    pub policy: ResizePolicy,
+    pub resolution: MaskResolution,
+    /// `Some(α)` also returns the palette blended over the frame with weight α, at the
+    /// mask's resolution.
+    pub overlay_alpha: Option<f32>,
+}
+
+/// A network extent a backend accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Extent {
+    Fixed(usize),
+    /// Any value (within the model card's limits).
+    Any,
+}
+
+impl Extent {
+    fn accepts(self, n: usize) -> bool {
+        matches!(self, Extent::Any) || self == Extent::Fixed(n)
+    }
+}
+
+/// What the network consumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputLayout {
+    /// Normalised f32 planes N×3×H×W (the model card's mean, std and channel order).
+    NormalizedNchwF32,
+    /// 8-bit RGB N×H×W×3; normalisation happens inside the network.
+    RgbNhwcU8,
+}
+
+/// What a backend accepts and runs, as it declares it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelIo {
+    /// Backend name (`burn`, `ort`).
+    pub backend: &'static str,
+    /// Where the network runs, e.g. `cpu`, `cuda:0`.
+    pub device: String,
+    /// Registered model name.
+    pub model: String,
+    pub num_classes: usize,
+    pub height: Extent,
+    pub width: Extent,
+    /// Most frames per network call.
+    pub batch: Extent,
+    /// `f32` or `f16` arithmetic inside the network.
+    pub precision: &'static str,
+    pub input: InputLayout,
+}
+
+impl ModelIo {
+    /// # Errors
+    /// [`SegmentError::Unsupported`] when the network cannot take `height × width`.
+    pub fn check_size(&self, height: u32, width: u32) -> Result<(), SegmentError> {
+        if self.height.accepts(height as usize) && self.width.accepts(width as usize) {
+            return Ok(());
+        }
+        let side = |e: Extent| match e {
+            Extent::Fixed(n) => n.to_string(),
+            Extent::Any => "any".into(),
+        };
+        Err(SegmentError::Unsupported(format!(
+            "the {} network takes {}×{} inputs (height × width), not {height}×{width}; set the \
+             network size to match (--size HxW / network_size) or export for this size",
+            self.backend,
+            side(self.height),
+            side(self.width)
+        )))
+    }
+}
+
+/// Time spent per stage of one call, milliseconds. Frames batched into one network call each
+/// report the whole call's times, which every one of them waited for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Timing {
+    /// Decode, fit and normalise.
+    pub pre_ms: f64,
+    /// The network, including moving data to and from it.
+    pub network_ms: f64,
+    /// Argmax (where the backend leaves it), crop, mask resize, overlay.
+    pub post_ms: f64,
+}
+
+impl Timing {
+    pub fn total_ms(&self) -> f64 {
+        self.pre_ms + self.network_ms + self.post_ms
+    }
+}
+
 /// A mask and how it relates to the frame: mask pixel = frame pixel × scale.
+#[derive(Clone, Debug)]
 pub struct Segmentation {
+    /// Class ids, 255 = unlabelled.
     pub mask: GrayImage,
     pub scale_x: f64,
     pub scale_y: f64,
-    /// Time spent in the backend (the network and its read-back), milliseconds.
-    pub model_ms: f64,
+    /// The palette overlay at the mask's size, when [`Fit::overlay_alpha`] asked for it.
+    pub overlay: Option<RgbImage>,
+    pub timing: Timing,
 }
 
-/// Segments one RGB frame. `size = None` runs the network at the frame's own size.
-pub fn segment_frame(
-    backend: &dyn SegmentationBackend,
-    image: &RgbImage,
-    size: Option<(u32, u32)>,
-    policy: ResizePolicy,
-    resolution: MaskResolution,
-) -> anyhow::Result<Segmentation> {
-    let mut one = segment_frames(backend, &[image], size, policy, resolution)?;
-    Ok(one.remove(0))
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentError {
+    #[error("frame {index}: {source}")]
+    Frame { index: usize, source: FrameError },
+    #[error(transparent)]
+    Size(#[from] SizeError),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{backend} backend: {message}")]
+    Backend {
+        backend: &'static str,
+        message: String,
+    },
 }
 
-/// Segments frames of equal size in one network call (a batch, e.g. one frame per camera);
-/// each mask's `model_ms` is the whole call's time, which every frame in it waited for.
-pub fn segment_frames(
-    backend: &dyn SegmentationBackend,
-    images: &[&RgbImage],
-    size: Option<(u32, u32)>,
-    policy: ResizePolicy,
-    resolution: MaskResolution,
-) -> anyhow::Result<Vec<Segmentation>> {
-    let Some(first) = images.first() else {
-        return Ok(Vec::new());
-    };
-    let (w, h) = first.dimensions();
-    anyhow::ensure!(
-        images.iter().all(|i| i.dimensions() == (w, h)),
-        "frames batched into one network call must have the same size"
-    );
-    let (nh, nw) = size.unwrap_or((h, w));
-    if !side_in_range(nw) || !side_in_range(nh) {
-        anyhow::bail!(
-            "network input would be {nw}×{nh}; the networks run at {MIN_SIDE} to {MAX_SIDE} \
-             pixels a side (use a network size)"
-        );
-    }
-    let fitted: Vec<NetworkInput> = images
-        .iter()
-        .map(|image| fit_to_network(image, nw, nh, policy))
-        .collect();
-    let mut batch = InputBatch {
-        data: Vec::with_capacity(images.len() * 3 * (nw * nh) as usize),
-        shape: [images.len(), 3, nh as usize, nw as usize],
-    };
-    for (input, image) in fitted.iter().zip(images) {
-        normalize_into(input.image.as_ref().unwrap_or(image), &mut batch.data);
-    }
-    let started = std::time::Instant::now();
-    let ids = backend.segment(batch)?;
-    let model_ms = started.elapsed().as_secs_f64() * 1e3;
-    let plane = (nw * nh) as usize;
-    anyhow::ensure!(
-        ids.len() == plane * images.len(),
-        "backend returned a mask of the wrong size"
-    );
-    Ok(ids
-        .chunks_exact(plane)
-        .zip(&fitted)
-        .map(|(ids, input)| {
-            let full = GrayImage::from_raw(nw, nh, ids.to_vec()).expect("chunk of one plane");
-            let (cw, ch) = input.content;
-            let content = if (cw, ch) == (nw, nh) {
-                full
-            } else {
-                imageops::crop_imm(&full, 0, 0, cw, ch).to_image()
-            };
-            match resolution {
-                MaskResolution::Network => Segmentation {
-                    scale_x: cw as f64 / w as f64,
-                    scale_y: ch as f64 / h as f64,
-                    mask: content,
-                    model_ms,
-                },
-                MaskResolution::Input => Segmentation {
-                    mask: if content.dimensions() == (w, h) {
-                        content
-                    } else {
-                        resize::resize_nearest(&content, w, h)
-                    },
-                    scale_x: 1.0,
-                    scale_y: 1.0,
-                    model_ms,
-                },
-            }
-        })
-        .collect())
-}
+/// The inference boundary: one per worker thread (`&mut self`: ONNX Runtime sessions and CUDA
+/// streams are not shared). `infer`, `eval`, `bench` and the node all call it.
+pub trait Segmenter: Send {
+    /// What the backend accepts and runs.
+    fn io(&self) -> &ModelIo;
 
-/// A frame fitted to the network: the resized (and padded) input, or `None` when the frame
-/// already has the network's size, and the region of the input that holds the image.
-struct NetworkInput {
-    image: Option<RgbImage>,
-    content: (u32, u32),
-}
-
-fn fit_to_network(image: &RgbImage, nw: u32, nh: u32, policy: ResizePolicy) -> NetworkInput {
-    let (w, h) = image.dimensions();
-    if (nw, nh) == (w, h) {
-        return NetworkInput {
-            image: None,
-            content: (w, h),
-        };
-    }
-    match policy {
-        ResizePolicy::Stretch => NetworkInput {
-            image: Some(resize_rgb(image, nw, nh)),
-            content: (nw, nh),
-        },
-        ResizePolicy::Letterbox => {
-            let s = (nw as f64 / w as f64).min(nh as f64 / h as f64);
-            let (cw, ch) = (
-                ((w as f64 * s).round() as u32).clamp(1, nw),
-                ((h as f64 * s).round() as u32).clamp(1, nh),
-            );
-            let mut canvas = RgbImage::from_pixel(nw, nh, mean_rgb());
-            imageops::replace(&mut canvas, &resize_rgb(image, cw, ch), 0, 0);
-            NetworkInput {
-                image: Some(canvas),
-                content: (cw, ch),
-            }
-        }
-    }
+    /// Segments `frames` (any sizes and encodings) with `fit`; one [`Segmentation`] per frame,
+    /// in order.
+    ///
+    /// # Errors
+    /// [`SegmentError`]: a malformed frame (naming its index), a network size the model or
+    /// backend cannot take, or a backend fault.
+    fn segment(
+        &mut self,
+        frames: &[FrameRef<'_>],
+        fit: &Fit,
+    ) -> Result<Vec<Segmentation>, SegmentError>;
 }

@@ -3,8 +3,10 @@
 //! `scripts/bench_node.py` measured the node's work beside the network at 21–23 ms p50 with
 //! them and 1.4–1.8 ms with these. Training scales its labels with the same nearest resize.
 
+use std::ops::Deref;
+
 use image::imageops::{self, FilterType};
-use image::{GrayImage, RgbImage};
+use image::{GrayImage, ImageBuffer, Rgb, RgbImage};
 
 /// Nearest-neighbour resize of a class-id mask: output pixel `x` samples input pixel
 /// `floor((x + ½) · in / out)` (pixel centres aligned). Output rows that sample the same input
@@ -37,7 +39,11 @@ pub fn resize_nearest(mask: &GrayImage, width: u32, height: u32) -> GrayImage {
 /// Resizes a frame for the network. Shrinking averages every input pixel under each output
 /// pixel by its covered area (OpenCV's INTER_AREA), which does not alias the way bilinear
 /// sampling does at 10× reduction; enlarging interpolates bilinearly.
-pub fn resize_rgb(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+pub fn resize_rgb<C: Deref<Target = [u8]>>(
+    image: &ImageBuffer<Rgb<u8>, C>,
+    width: u32,
+    height: u32,
+) -> RgbImage {
     let (w, h) = image.dimensions();
     if width > w || height > h {
         return imageops::resize(image, width, height, FilterType::Triangle);

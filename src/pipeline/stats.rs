@@ -8,13 +8,22 @@ use std::time::Instant;
 /// Samples kept for the percentiles (a bounded window: the newest ones).
 const WINDOW: usize = 1024;
 
+/// Nearest-rank percentile `p` (0–100) of sorted samples; NaN when there are none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 /// Nearest-rank p50 and p99 of `values`; `None` when there are none.
 fn percentiles(values: impl Iterator<Item = f64>) -> Option<Percentiles> {
     let mut sorted: Vec<f64> = values.collect();
     sorted.sort_by(f64::total_cmp);
     (!sorted.is_empty()).then(|| Percentiles {
-        p50: crate::bench::percentile(&sorted, 50.0),
-        p99: crate::bench::percentile(&sorted, 99.0),
+        p50: percentile(&sorted, 50.0),
+        p99: percentile(&sorted, 99.0),
     })
 }
 

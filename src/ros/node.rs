@@ -21,14 +21,11 @@ use super::msgs::{
     LabelInfo, Time, VisionClass,
 };
 use super::params::{NodeParams, ParamsFile, QosPreset};
-use crate::backend::SegmentationBackend;
-use crate::infer::color_overlay;
 use crate::pipeline::autoware::run_length_encode;
-use crate::pipeline::frame::{RawFrame, decode_compressed, decode_raw};
+use crate::pipeline::frame::{FrameRef, decode_compressed};
 use crate::pipeline::latest::LatestSlots;
-use crate::pipeline::resize::resize_rgb;
 use crate::pipeline::stats::{Percentiles, PipelineStats};
-use crate::pipeline::{MaskResolution, Segmentation, segment_frames};
+use crate::pipeline::{Fit, MaskResolution, Segmentation, Segmenter};
 
 /// How the node reaches the network, from the standard ROS 2 environment variables.
 pub struct Discovery {
@@ -211,8 +208,8 @@ const CAMERA_INFO: (&str, &str) = ("sensor_msgs", "CameraInfo");
 /// The format string compressed_image_transport writes for a PNG-compressed mono8 image.
 pub const MASK_PNG_FORMAT: &str = "mono8; png compressed ";
 
-/// Builds a backend for one worker thread.
-pub type BackendFactory<'a> = dyn Fn() -> anyhow::Result<Box<dyn SegmentationBackend>> + Sync + 'a;
+/// Opens a segmenter for one worker thread.
+pub type BackendFactory<'a> = dyn Fn() -> anyhow::Result<Box<dyn Segmenter>> + Sync + 'a;
 
 /// Runs the node until `stop` is set.
 pub fn run(
@@ -356,11 +353,11 @@ pub fn run(
         for _ in 0..params.workers {
             let (slots, outputs, params) = (slots.clone(), outputs.clone(), &params);
             workers.push(scope.spawn(move || -> anyhow::Result<()> {
-                let backend = make_backend()?;
+                let mut segmenter = make_backend()?;
                 loop {
                     let taken = slots.take(Duration::from_millis(200), params.max_batch);
                     if !taken.is_empty() {
-                        process(backend.as_ref(), params, &outputs, taken);
+                        process(segmenter.as_mut(), params, &outputs, taken);
                     } else if slots.is_closed() {
                         break;
                     }
@@ -398,45 +395,65 @@ pub fn run(
     })
 }
 
-/// A frame decoded for the network, with what its outputs need.
-struct Decoded {
+/// A frame ready for the network, with what its outputs need.
+struct Ready {
     camera: usize,
     header: Header,
     received: Instant,
-    image: RgbImage,
+    pixels: Pixels,
 }
 
-/// Decodes, segments and publishes the frames a worker took (one per camera; frames of one
+/// Where a frame's pixels are: the message as it arrived (raw), or decoded from JPEG/PNG.
+enum Pixels {
+    Raw(Image),
+    Decoded(RgbImage),
+}
+
+impl Pixels {
+    fn frame(&self) -> FrameRef<'_> {
+        match self {
+            Pixels::Raw(m) => FrameRef {
+                width: m.width,
+                height: m.height,
+                encoding: &m.encoding,
+                step: m.step,
+                data: &m.data,
+            },
+            Pixels::Decoded(image) => FrameRef::rgb(image),
+        }
+    }
+}
+
+/// Checks, segments and publishes the frames a worker took (one per camera; frames of one
 /// size share a network call); a malformed frame is counted and warned about (throttled)
 /// and the others go on.
 fn process(
-    backend: &dyn SegmentationBackend,
+    segmenter: &mut dyn Segmenter,
     params: &NodeParams,
     outputs: &[Arc<CameraOutputs>],
     taken: Vec<(usize, Pending)>,
 ) {
-    let mut frames: Vec<Decoded> = taken
+    let mut frames: Vec<Ready> = taken
         .into_iter()
         .filter_map(|(camera, pending)| {
-            let (header, image) = match pending.frame {
-                Arrival::Raw(m) => (
-                    m.header,
-                    decode_raw(&RawFrame {
-                        width: m.width,
-                        height: m.height,
-                        encoding: &m.encoding,
-                        step: m.step,
-                        data: &m.data,
-                    }),
-                ),
-                Arrival::Compressed(m) => (m.header, decode_compressed(&m.data)),
+            let (header, checked) = match pending.frame {
+                Arrival::Raw(m) => {
+                    let header = m.header.clone();
+                    let pixels = Pixels::Raw(m);
+                    let valid = pixels.frame().validate();
+                    (header, valid.map(|()| pixels))
+                }
+                Arrival::Compressed(m) => {
+                    let decoded = decode_compressed(&m.data).map(Pixels::Decoded);
+                    (m.header, decoded)
+                }
             };
-            match image {
-                Ok(image) => Some(Decoded {
+            match checked {
+                Ok(pixels) => Some(Ready {
                     camera,
                     header,
                     received: pending.received,
-                    image,
+                    pixels,
                 }),
                 Err(e) => {
                     outputs[camera].reject(&e.to_string());
@@ -445,16 +462,23 @@ fn process(
             }
         })
         .collect();
-    frames.sort_by_key(|f| f.image.dimensions());
-    for group in frames.chunk_by(|a, b| a.image.dimensions() == b.image.dimensions()) {
-        let images: Vec<&RgbImage> = group.iter().map(|f| &f.image).collect();
-        match segment_frames(
-            backend,
-            &images,
-            params.network_size(),
-            params.resize_policy,
-            params.mask_resolution,
-        ) {
+    frames.sort_by_key(|f| (f.pixels.frame().width, f.pixels.frame().height));
+    let same_size = |a: &Ready, b: &Ready| {
+        let (a, b) = (a.pixels.frame(), b.pixels.frame());
+        (a.width, a.height) == (b.width, b.height)
+    };
+    for group in frames.chunk_by(same_size) {
+        let overlay = group
+            .iter()
+            .any(|f| outputs[f.camera].color_wanted.load(Ordering::SeqCst));
+        let fit = Fit {
+            size: params.network_size(),
+            policy: params.resize_policy,
+            resolution: params.mask_resolution,
+            overlay_alpha: overlay.then_some(OVERLAY_ALPHA),
+        };
+        let refs: Vec<FrameRef<'_>> = group.iter().map(|f| f.pixels.frame()).collect();
+        match segmenter.segment(&refs, &fit) {
             Ok(masks) => {
                 for (frame, seg) in group.iter().zip(masks) {
                     publish(params, &outputs[frame.camera], frame, seg);
@@ -467,10 +491,19 @@ fn process(
     }
 }
 
+/// Weight of the palette in the colour mask.
+const OVERLAY_ALPHA: f32 = 0.5;
+
 /// Publishes every enabled output of one segmented frame and records its latency.
-fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Decoded, seg: Segmentation) {
+fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Ready, seg: Segmentation) {
     let header = &frame.header;
-    let (mask, model_ms) = (seg.mask, seg.model_ms);
+    let Segmentation {
+        mask,
+        scale_x,
+        scale_y,
+        overlay,
+        timing,
+    } = seg;
     if params.publish.mask {
         let message = image_message(header, "mono8", 1, &mask, mask.as_raw().clone());
         let _ = out.mask.publish(message);
@@ -497,21 +530,15 @@ fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Decoded, seg: Segme
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
-            .map(|info| info.scaled(seg.scale_x, seg.scale_y, mask.width(), mask.height()));
+            .map(|info| info.scaled(scale_x, scale_y, mask.width(), mask.height()));
         if let Some(mut scaled) = scaled {
             scaled.header = header.clone();
             let _ = out.mask_camera_info.publish(scaled);
         }
     }
-    if out.color_wanted.load(Ordering::SeqCst) {
-        let resized;
-        let base = if frame.image.dimensions() == mask.dimensions() {
-            &frame.image
-        } else {
-            resized = resize_rgb(&frame.image, mask.width(), mask.height());
-            &resized
-        };
-        let overlay = color_overlay(base, &mask, params.dataset, 0.5);
+    if let Some(overlay) = overlay
+        && out.color_wanted.load(Ordering::SeqCst)
+    {
         let message = image_message(header, "rgb8", 3, &mask, overlay.into_raw());
         let _ = out.color_mask.publish(message);
     }
@@ -519,7 +546,7 @@ fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Decoded, seg: Segme
     out.stats
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .mask_published(latency, model_ms);
+        .mask_published(latency, timing.network_ms);
 }
 
 /// An 8-bit image message of `channels` interleaved channels, the size of `mask`.
@@ -587,7 +614,7 @@ fn diagnostics_message(
                     kv("dropped", slots.dropped(i).to_string()),
                     kv("malformed", r.malformed.to_string()),
                     kv("published", r.total_published.to_string()),
-                    kv("backend", params.backend.clone()),
+                    kv("backend", params.backend.name().to_string()),
                     kv("model", params.model.clone()),
                 ],
             }

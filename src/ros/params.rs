@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::datasets::Dataset;
+use crate::backend::{BackendConfig, BackendKind, OrtOptions};
+use crate::labels::LabelSpace;
 use crate::pipeline::{MaskResolution, ResizePolicy};
+use crate::source::Weights;
 
 /// Reliability/durability of a topic, by the names of rclpy's presets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,12 +53,16 @@ impl Default for Outputs {
 #[serde(deny_unknown_fields)]
 pub struct NodeParams {
     pub model: String,
-    pub dataset: Dataset,
+    pub dataset: LabelSpace,
     /// Weight file; empty = the shipped `weights/<model>_<dataset>.bpk`.
     #[serde(default)]
     pub weights: String,
-    #[serde(default = "burn")]
-    pub backend: String,
+    /// Inference backend: `burn` or `ort` (ONNX Runtime, built with `--features ort`).
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// Settings of the `ort` backend (ONNX file, execution providers, threads, library).
+    #[serde(default)]
+    pub ort: OrtOptions,
     /// Camera namespaces; each provides `image`, `image/compressed` and `camera_info`.
     pub cameras: Vec<String>,
     /// Outputs go to `<camera>/<output_namespace>/…`.
@@ -82,9 +88,6 @@ pub struct NodeParams {
     pub max_batch: usize,
 }
 
-fn burn() -> String {
-    "burn".into()
-}
 fn one() -> usize {
     1
 }
@@ -101,8 +104,21 @@ impl NodeParams {
         (h > 0 && w > 0).then_some((h, w))
     }
 
-    pub fn weights_path(&self) -> Option<PathBuf> {
-        (!self.weights.is_empty()).then(|| PathBuf::from(&self.weights))
+    /// Where the weights come from: the `weights` file, or the shipped ones when empty.
+    pub fn weights(&self) -> Weights {
+        if self.weights.is_empty() {
+            Weights::Shipped
+        } else {
+            Weights::File(PathBuf::from(&self.weights))
+        }
+    }
+
+    /// The backend the workers open.
+    pub fn backend_config(&self) -> BackendConfig {
+        BackendConfig {
+            kind: self.backend,
+            ort: self.ort.clone(),
+        }
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -125,7 +141,10 @@ impl NodeParams {
         }
         let [h, w] = self.network_size;
         if (h == 0) != (w == 0)
-            || (h > 0 && !(crate::infer::side_in_range(h) && crate::infer::side_in_range(w)))
+            || (h > 0
+                && crate::models::card::InputSpec::IMAGENET_RGB
+                    .check_size(h, w)
+                    .is_err())
         {
             return Err(format!(
                 "network_size {:?}: [0, 0] or both sides 64..=8192",

@@ -12,7 +12,8 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::models::segmentor::Segmentor;
+use crate::io::write_atomic;
+use crate::models::segmentors::Segmentor;
 
 pub const CONFIG_FILE: &str = "config.yaml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -28,17 +29,6 @@ pub struct TrainState {
     pub best_step: u64,
     /// Training wall time so far (evaluation excluded), seconds.
     pub elapsed_s: f64,
-}
-
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::bail!("cannot write {}: {e}", path.display());
-    }
-    Ok(())
 }
 
 pub struct Checkpoint {

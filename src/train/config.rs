@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::datasets::sources::DatasetSource;
 use crate::datasets::transforms::AugmentConfig;
-use crate::losses::{CrossEntropyConfig, JointLossConfig};
-use crate::models::segmentor::SegmentorConfig;
+use crate::models::losses::LossConfig;
+use crate::models::segmentors::SegmentorConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,17 +138,6 @@ impl ScheduleConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LossConfig {
-    /// Cross-entropy on the main output.
-    #[serde(default)]
-    pub ce: CrossEntropyConfig,
-    /// MFARANet's multi-scale joint supervision (required for MFARANet models).
-    #[serde(default)]
-    pub joint: Option<JointLossConfig>,
-}
-
 impl TrainConfig {
     /// Reads a YAML config and applies `key.path=value` overrides (values parsed as YAML).
     pub fn load(path: &Path, overrides: &[String]) -> anyhow::Result<Self> {
@@ -177,10 +166,10 @@ impl TrainConfig {
         if !(self.optimizer.base_lr() > 0.0 && self.optimizer.head_lr_mult() > 0.0) {
             return Err("optimizer lr and head_lr_mult must be positive".into());
         }
-        if let Some(size) = self.eval_size
-            && size.iter().any(|&s| !crate::infer::side_in_range(s))
+        if let Some([h, w]) = self.eval_size
+            && let Err(e) = crate::models::card::InputSpec::IMAGENET_RGB.check_size(h, w)
         {
-            return Err(format!("eval_size {size:?} must be 64..=8192 a side"));
+            return Err(format!("eval_size {:?}: {e}", [h, w]));
         }
         self.augment.validate()?;
         self.loss

@@ -17,15 +17,17 @@ use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use serde_json::json;
 
-use crate::backend::BurnBackend;
-use crate::datasets::loader::{Batch, BatchLoader};
+use crate::backend::burn::BurnRunner;
+use crate::datasets::loader::{Batch, BatchLoader, Plan};
 use crate::evaluation::{ConfusionMatrix, evaluate};
-use crate::losses::{Labels, cross_entropy, mfaranet_joint_loss, scalar};
-use crate::models::resolve;
-use crate::models::segmentor::{Segmentor, SegmentorConfig};
+use crate::models::card::{InputSpec, ModelCard};
+use crate::models::losses::{Labels, LossConfig};
+use crate::models::segmentors::{SegmentationModel, Segmentor, SegmentorConfig};
+use crate::models::{lookup, resolve};
+use crate::pipeline::cpu::CpuSegmenter;
 use crate::weights;
 use checkpoint::{Checkpoint, TrainState};
-use config::{LossConfig, OptimizerConfig, TrainConfig};
+use config::{OptimizerConfig, TrainConfig};
 
 /// How a run ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,7 +39,24 @@ pub enum Outcome {
 /// The network configuration of a training config, with the dataset's class count.
 pub fn model_config(config: &TrainConfig) -> anyhow::Result<SegmentorConfig> {
     let classes = config.dataset.label_space().num_classes();
-    resolve(&config.model, classes, config.model_config.clone()).map_err(anyhow::Error::msg)
+    Ok(resolve(
+        &config.model,
+        classes,
+        config.model_config.clone(),
+    )?)
+}
+
+/// The model card the run trains for: the registered model's input rules (ImageNet's for a
+/// name the registry lacks) and the dataset's label space.
+pub fn model_card(config: &TrainConfig) -> ModelCard {
+    let space = config.dataset.label_space();
+    ModelCard {
+        model: config.model.clone(),
+        input: lookup(&config.model, space.num_classes())
+            .map(|spec| spec.input)
+            .unwrap_or(InputSpec::IMAGENET_RGB),
+        label_space: space,
+    }
 }
 
 fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
@@ -58,47 +77,6 @@ fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
         OptimizerConfig::AdamW { weight_decay, .. } => {
             AdamWConfig::new().with_weight_decay(*weight_decay).init()
         }
-    }
-}
-
-/// Loss of one batch and its named parts for the log.
-fn batch_loss(
-    model: &Segmentor,
-    images: Tensor<4>,
-    labels: &Labels,
-    loss: &LossConfig,
-) -> anyhow::Result<(Tensor<1>, Vec<(&'static str, f32)>)> {
-    match model {
-        Segmentor::MsNet(m) => {
-            let total = cross_entropy(m.forward(images), labels, &loss.ce);
-            let value = scalar(&total);
-            Ok((total, vec![("loss", value)]))
-        }
-        Segmentor::MfaraNet(m) => {
-            let joint = loss.joint.as_ref().ok_or_else(|| {
-                anyhow::anyhow!("MFARANet needs `loss.joint` (its multi-scale joint supervision)")
-            })?;
-            let parts = mfaranet_joint_loss(m.forward_train(images), labels, &loss.ce, joint);
-            let value = scalar(&parts.total);
-            Ok((
-                parts.total,
-                vec![
-                    ("loss", value),
-                    ("main", parts.main),
-                    ("scales", parts.scales),
-                    ("boundary", parts.boundary),
-                    ("regularizer", parts.regularizer),
-                ],
-            ))
-        }
-    }
-}
-
-/// Gradients of the backbone parameters, removed from `grads`.
-fn backbone_gradients(model: &Segmentor, grads: &mut burn::tensor::Gradients) -> GradientsParams {
-    match model {
-        Segmentor::MsNet(m) => GradientsParams::from_module(grads, &m.encoder),
-        Segmentor::MfaraNet(m) => GradientsParams::from_module(grads, &m.backbone),
     }
 }
 
@@ -139,7 +117,7 @@ pub fn train(config: TrainConfig, stop: StopRequest) -> anyhow::Result<Outcome> 
     if let Some(path) = &config.init_weights {
         model = weights::load(model, &config.model, path)?;
     }
-    checkpoint::write_atomic(
+    crate::io::write_atomic(
         &dir.join(checkpoint::CONFIG_FILE),
         serde_yaml::to_string(&config)?.as_bytes(),
     )?;
@@ -205,12 +183,13 @@ pub fn train_step(
         shape: [n, h, w],
     };
     let images = Tensor::from_data(TensorData::new(images, shape), device);
-    let (total, parts) = batch_loss(&model, images, &labels, loss)?;
+    let loss = model.losses(images, &labels, loss)?;
+    let parts = loss.parts;
     if !parts[0].1.is_finite() {
         anyhow::bail!("loss became {}; lower the learning rate", parts[0].1);
     }
-    let mut grads = total.backward();
-    let backbone = backbone_gradients(&model, &mut grads);
+    let mut grads = loss.total.backward();
+    let backbone = GradientsParams::from_params(&mut grads, &model, &model.backbone_params());
     let rest = GradientsParams::from_grads(grads, &model);
     let model = backbone_optim.step(backbone_lr, model, backbone);
     Ok((head_optim.step(head_lr, model, rest), parts))
@@ -235,15 +214,15 @@ impl Run {
             cfg.batch_size,
             self.dir.display()
         );
-        let mut loader = BatchLoader::new(
-            cfg.dataset.clone(),
+        let plan = Plan {
+            source: cfg.dataset.clone(),
             samples,
-            cfg.augment.clone(),
-            cfg.batch_size,
-            cfg.seed,
-            self.state.step,
-            cfg.workers,
-        );
+            augment: cfg.augment.clone(),
+            input: model_card(&cfg).input,
+            batch: cfg.batch_size,
+            seed: cfg.seed,
+        };
+        let mut loader = BatchLoader::new(plan, self.state.step, cfg.workers);
         let progress = Progress::new(self.state.step, cfg.iterations);
         let mut window = (Instant::now(), 0u64);
         while self.state.step < cfg.iterations {
@@ -309,14 +288,16 @@ impl Run {
     fn evaluate_and_keep_best(&mut self, progress: &Progress) -> anyhow::Result<()> {
         let cfg = &self.config;
         let space = cfg.dataset.label_space();
-        let backend = BurnBackend::new(
+        let runner = BurnRunner::new(
             self.model.valid(),
+            &cfg.model,
             space.num_classes(),
             self.device.clone().inner(),
         );
+        let mut segmenter = CpuSegmenter::new(runner, model_card(cfg));
         let size = cfg.eval_size.map(|[h, w]| (h, w));
         let matrix: ConfusionMatrix = evaluate(
-            &backend,
+            &mut segmenter,
             &cfg.dataset,
             &cfg.val_split,
             size,

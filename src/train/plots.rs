@@ -7,8 +7,8 @@ use std::path::Path;
 use image::{Rgb, RgbImage};
 
 use super::checkpoint::read_metrics;
-use crate::datasets::Dataset;
-use crate::infer::save_png_atomic;
+use crate::io::save_png;
+use crate::labels::LabelSpace;
 
 const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
 const BLACK: Rgb<u8> = Rgb([0, 0, 0]);
@@ -147,7 +147,7 @@ pub fn line_chart(title: &str, points: &[(f64, f64)]) -> RgbImage {
 
 /// The confusion matrix normalised per ground-truth row: white (0) to blue (1), class ids
 /// along both axes, the class names listed beside it.
-pub fn confusion_image(counts: &[u64], dataset: Dataset) -> RgbImage {
+pub fn confusion_image(counts: &[u64], dataset: LabelSpace) -> RgbImage {
     let k = dataset.num_classes();
     let cell = 26i64;
     let (left, top) = (50i64, 50i64);
@@ -196,7 +196,7 @@ pub fn confusion_image(counts: &[u64], dataset: Dataset) -> RgbImage {
 }
 
 /// Redraws `loss.png`, `val_miou.png` and `confusion.png` in `run_dir`.
-pub fn write_all(run_dir: &Path, dataset: Dataset) -> anyhow::Result<()> {
+pub fn write_all(run_dir: &Path, dataset: LabelSpace) -> anyhow::Result<()> {
     let records = read_metrics(run_dir)?;
     let series = |kind: &str, key: &str| -> Vec<(f64, f64)> {
         records
@@ -205,7 +205,7 @@ pub fn write_all(run_dir: &Path, dataset: Dataset) -> anyhow::Result<()> {
             .filter_map(|r| Some((r["step"].as_f64()?, r[key].as_f64()?)))
             .collect()
     };
-    save_png_atomic(
+    save_png(
         &line_chart("TRAINING LOSS", &series("train", "loss")),
         &run_dir.join("loss.png"),
     )?;
@@ -213,7 +213,7 @@ pub fn write_all(run_dir: &Path, dataset: Dataset) -> anyhow::Result<()> {
         .into_iter()
         .map(|(s, v)| (s, 100.0 * v))
         .collect();
-    save_png_atomic(
+    save_png(
         &line_chart("VAL MIOU (%)", &miou),
         &run_dir.join("val_miou.png"),
     )?;
@@ -224,7 +224,7 @@ pub fn write_all(run_dir: &Path, dataset: Dataset) -> anyhow::Result<()> {
         .and_then(|r| r["confusion"].as_array())
         .map(|a| a.iter().filter_map(|v| v.as_u64()).collect::<Vec<_>>());
     if let Some(counts) = last_confusion.filter(|c| c.len() == dataset.num_classes().pow(2)) {
-        save_png_atomic(
+        save_png(
             &confusion_image(&counts, dataset),
             &run_dir.join("confusion.png"),
         )?;

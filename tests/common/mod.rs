@@ -124,7 +124,7 @@ pub fn synthetic_folder(root: &Path, splits: &[(&str, usize)]) {
             });
             let label = GrayImage::from_fn(w, h, |x, y| {
                 Luma([if y < 4 {
-                    rtseg::datasets::UNLABELLED
+                    rtseg::labels::UNLABELLED
                 } else if x < w / 2 {
                     1
                 } else {

@@ -12,8 +12,11 @@ use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
 use crate::models::layers::{
-    Activation, ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config, conv2d_dilated_config,
+    Activation, ConvBnAct, ConvBnActConfig, batchnorm_affine, conv_forward, conv_spec,
+    conv2d_config, conv2d_dilated_config, emit_conv, fold_affine,
 };
+use crate::models::lower::{Block, Eager, Layer, Lower};
+use crate::onnx::graph::{OnnxGraph, Value};
 
 /// The candidate operations of the DARTS search space that a genotype may name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,10 +122,18 @@ impl ReluDwPwBnConfig {
     }
 }
 
-impl ReluDwPwBn {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+impl Layer for ReluDwPwBn {
+    /// # Shapes
+    /// `[N, C, H, W] → [N, C, ⌈H/stride⌉, ⌈W/stride⌉]`.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = conv_forward(&self.depthwise, relu(x));
         self.bn.forward(conv_forward(&self.pointwise, x))
+    }
+
+    fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
+        let x = g.unary("Relu", x);
+        let x = emit_conv(g, &self.depthwise, None, &x);
+        emit_conv(g, &self.pointwise, Some(&self.bn), &x)
     }
 }
 
@@ -158,15 +169,12 @@ impl FactorizedReduceConfig {
     }
 }
 
-impl FactorizedReduce {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+impl Layer for FactorizedReduce {
+    /// # Shapes
+    /// `[N, c_in, H, W] → [N, c_out, ⌈H/2⌉, ⌈W/2⌉]`.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = relu(x);
-        let [_, _, h, w] = x.dims();
-        let shifted = x.clone().slice(s![.., .., 1.., 1..]).pad(
-            [(0, 0), (0, 0), (0, 1), (0, 1)],
-            burn::tensor::ops::PadMode::Constant(0.0),
-        );
-        debug_assert_eq!(shifted.dims()[2..], [h, w]);
+        let shifted = Eager.shift_up_left(&x);
         let y = Tensor::cat(
             vec![
                 conv_forward(&self.conv_a, x),
@@ -175,6 +183,19 @@ impl FactorizedReduce {
             1,
         );
         self.bn.forward(y)
+    }
+
+    /// The BatchNorm over the concatenation is folded into each half's convolution.
+    fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
+        let x = g.unary("Relu", x);
+        let shifted = g.shift_up_left(&x);
+        let (scale, shift) = batchnorm_affine(&self.bn);
+        let half = scale.len() / 2;
+        let a = fold_affine(conv_spec(&self.conv_a), &scale[..half], &shift[..half]);
+        let b = fold_affine(conv_spec(&self.conv_b), &scale[half..], &shift[half..]);
+        let a = g.conv(&x, a);
+        let b = g.conv(&shifted, b);
+        g.concat(&[&a, &b], 1)
     }
 }
 
@@ -192,7 +213,9 @@ pub enum CellOp {
 }
 
 impl CellOp {
-    fn new(kind: OpKind, channels: usize, stride: usize, device: &Device) -> Self {
+    /// The operation `kind` on `channels` channels with `stride` (2 in a reduction cell's
+    /// edges from its inputs).
+    pub fn new(kind: OpKind, channels: usize, stride: usize, device: &Device) -> Self {
         let unit = |kernel, stride, dilation| {
             ReluDwPwBnConfig::new(channels, kernel, stride, dilation).init(device)
         };
@@ -221,16 +244,48 @@ impl CellOp {
             }
         }
     }
+}
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+impl Block for CellOp {
+    /// # Shapes
+    /// `[N, C, H, W] → [N, C, ⌈H/stride⌉, ⌈W/stride⌉]`.
+    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
         match self {
-            CellOp::SepConv(units) => units.iter().fold(x, |x, unit| unit.forward(x)),
-            CellOp::DilConv(unit) => unit.forward(x),
-            CellOp::MaxPool(pool) => pool.forward(x),
-            CellOp::AvgPool(pool) => pool.forward(x),
-            CellOp::Identity(_) => x,
-            CellOp::Reduce(reduce) => reduce.forward(x),
+            CellOp::SepConv(units) => units.iter().fold(x.clone(), |x, unit| l.apply(unit, &x)),
+            CellOp::DilConv(unit) => l.apply(unit, x),
+            CellOp::MaxPool(pool) => l.apply(pool, x),
+            CellOp::AvgPool(pool) => l.apply(pool, x),
+            CellOp::Identity(_) => x.clone(),
+            CellOp::Reduce(reduce) => l.apply(reduce, x),
         }
+    }
+}
+
+fn pads(padding: &PaddingConfig2d) -> [usize; 4] {
+    match padding {
+        PaddingConfig2d::Explicit(t, l, b, r) => [*t, *l, *b, *r],
+        _ => [0; 4],
+    }
+}
+
+impl Layer for MaxPool2d {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        MaxPool2d::forward(self, x)
+    }
+    fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
+        let p = pads(&self.padding);
+        g.pool("MaxPool", x, self.kernel_size, self.stride, p, None)
+    }
+}
+
+impl Layer for AvgPool2d {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        AvgPool2d::forward(self, x)
+    }
+    fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
+        let p = pads(&self.padding);
+        let include = Some(self.count_include_pad);
+        g.pool("AveragePool", x, self.kernel_size, self.stride, p, include)
     }
 }
 
@@ -252,7 +307,9 @@ pub struct ReluConvBn {
 }
 
 impl CellInput {
-    fn new(c_in: usize, c_out: usize, reduce: bool, device: &Device) -> Self {
+    /// `FactorizedReduce` when `reduce` (the previous cell halved the resolution), else
+    /// ReLU-Conv1×1-BN.
+    pub fn new(c_in: usize, c_out: usize, reduce: bool, device: &Device) -> Self {
         if reduce {
             CellInput::Reduce(FactorizedReduceConfig::new(c_in, c_out).init(device))
         } else {
@@ -263,11 +320,18 @@ impl CellInput {
             })
         }
     }
+}
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+impl Block for CellInput {
+    /// # Shapes
+    /// `[N, c_in, H, W] → [N, c_out, H', W']` (halved by `Reduce`).
+    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
         match self {
-            CellInput::Reduce(reduce) => reduce.forward(x),
-            CellInput::ReluConvBn(unit) => unit.inner.forward(relu(x)),
+            CellInput::Reduce(reduce) => l.apply(reduce, x),
+            CellInput::ReluConvBn(unit) => {
+                let x = l.relu(x);
+                l.apply(&unit.inner, &x)
+            }
         }
     }
 }
@@ -286,14 +350,17 @@ pub struct Cell {
 }
 
 impl Cell {
-    fn forward(&self, s0: Tensor<4>, s1: Tensor<4>) -> Tensor<4> {
-        let mut states = vec![self.pre0.forward(s0), self.pre1.forward(s1)];
+    /// # Shapes
+    /// `s0`, `s1` (the two previous cells' outputs) → `[N, C · concat.len(), H', W']`.
+    fn lower<L: Lower>(&self, l: &mut L, s0: &L::V, s1: &L::V) -> L::V {
+        let mut states = vec![l.apply(&self.pre0, s0), l.apply(&self.pre1, s1)];
         for (pair, inputs) in self.ops.chunks(2).zip(self.inputs.chunks(2)) {
-            let a = pair[0].forward(states[inputs[0]].clone());
-            let b = pair[1].forward(states[inputs[1]].clone());
-            states.push(a + b);
+            let a = l.apply(&pair[0], &states[inputs[0]]);
+            let b = l.apply(&pair[1], &states[inputs[1]]);
+            states.push(l.add(&a, &b));
         }
-        Tensor::cat(self.concat.iter().map(|&i| states[i].clone()).collect(), 1)
+        let chosen: Vec<L::V> = self.concat.iter().map(|&i| states[i].clone()).collect();
+        l.cat(&chosen)
     }
 }
 
@@ -408,21 +475,27 @@ impl DartsNetworkConfig {
 }
 
 impl DartsNetwork {
-    /// Returns the taps ① (1/16), ② (1/32) and ③ (1/64).
-    pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
-        let s0 = self.stem[1].forward(self.stem[0].forward(x));
-        let s1 = self.stem[2].forward(s0.clone());
-        let (mut s0, mut s1) = (s0, s1);
+    /// Returns the taps after the last three reduction cells.
+    ///
+    /// # Shapes
+    /// `[N, 3, H, W]` → three `[N, Cᵢ, H/sᵢ, W/sᵢ]` with strides 16, 32, 64 for the MsNet
+    /// layout (each division rounded up).
+    pub fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> [L::V; 3] {
+        let x = l.apply(&self.stem[0], x);
+        let mut s0 = l.apply(&self.stem[1], &x);
+        let mut s1 = l.apply(&self.stem[2], &s0);
         let mut taps = Vec::with_capacity(3);
         for (i, cell) in self.cells.iter().enumerate() {
-            let out = cell.forward(s0, s1.clone());
+            let out = cell.lower(l, &s0, &s1);
             if self.taps.contains(&i) {
                 taps.push(out.clone());
             }
             s0 = s1;
             s1 = out;
         }
-        let [a, b, c]: [Tensor<4>; 3] = taps.try_into().expect("three taps by construction");
-        [a, b, c]
+        let Ok(taps) = <[L::V; 3]>::try_from(taps) else {
+            unreachable!("validated layouts have three taps")
+        };
+        taps
     }
 }

@@ -5,11 +5,9 @@
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
-use crate::models::layers::{
-    Activation, ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config, global_avg_pool,
-};
+use crate::models::layers::{Activation, ConvBnAct, ConvBnActConfig, conv2d_config};
+use crate::models::lower::{Block, Lower};
 
 /// One row of the MobileNetV3 table: (kernel, expanded width, output width, SE, activation,
 /// stride).
@@ -108,11 +106,16 @@ impl SqueezeExciteConfig {
     }
 }
 
-impl SqueezeExcite {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let s = relu(conv_forward(&self.fc1, global_avg_pool(x.clone())));
-        let w = Activation::HardSigmoid.apply(conv_forward(&self.fc2, s));
-        x * w
+impl Block for SqueezeExcite {
+    /// # Shapes
+    /// `[N, C, H, W] → [N, C, H, W]`, gated by a per-channel weight `[N, C, 1, 1]`.
+    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
+        let s = l.global_avg_pool(x);
+        let s = l.apply(&self.fc1, &s);
+        let s = l.relu(&s);
+        let w = l.apply(&self.fc2, &s);
+        let w = l.act(Activation::HardSigmoid, &w);
+        l.mul(x, &w)
     }
 }
 
@@ -163,18 +166,20 @@ impl InvertedResidualConfig {
     }
 }
 
-impl InvertedResidual {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+impl Block for InvertedResidual {
+    /// # Shapes
+    /// `[N, c_in, H, W] → [N, c_out, ⌈H/stride⌉, ⌈W/stride⌉]`.
+    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
         let mut y = match &self.expand {
-            Some(expand) => expand.forward(x.clone()),
+            Some(expand) => l.apply(expand, x),
             None => x.clone(),
         };
-        y = self.depthwise.forward(y);
+        y = l.apply(&self.depthwise, &y);
         if let Some(se) = &self.se {
-            y = se.forward(y);
+            y = l.apply(se, &y);
         }
-        y = self.project.forward(y);
-        if self.use_residual { x + y } else { y }
+        y = l.apply(&self.project, &y);
+        if self.use_residual { l.add(x, &y) } else { y }
     }
 }
 
@@ -218,18 +223,22 @@ impl MobileNetV3Config {
 
 impl MobileNetV3 {
     /// Returns the taps ① (1/8), ② (1/16) and ③ (1/32).
-    pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
-        let mut x = self.stem.forward(x);
+    ///
+    /// # Shapes
+    /// `[N, 3, H, W]` → `[N, 40, H/8, W/8]`, `[N, 112, H/16, W/16]`, `[N, 960, H/32, W/32]`,
+    /// each division rounded up.
+    pub fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> [L::V; 3] {
+        let mut x = l.apply(&self.stem, x);
         let (mut tap8, mut tap16) = (None, None);
         for (i, block) in self.blocks.iter().enumerate() {
-            x = block.forward(x);
+            x = l.apply(block, &x);
             match i {
                 TAP_1_8 => tap8 = Some(x.clone()),
                 TAP_1_16 => tap16 = Some(x.clone()),
                 _ => {}
             }
         }
-        let tap32 = self.last.forward(x);
+        let tap32 = l.apply(&self.last, &x);
         [
             tap8.expect("LARGE has a 1/8 tap"),
             tap16.expect("LARGE has a 1/16 tap"),

@@ -6,9 +6,9 @@ use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use crate::models::layers::{Activation, ConvBnAct, ConvBnActConfig};
+use crate::models::lower::{Block, Lower};
 
 /// ResNet BasicBlock: conv3×3-BN-ReLU → conv3×3(dilated)-BN, plus a 1×1 projection when the
 /// shape changes (He et al. 2016, §3.3).
@@ -48,13 +48,18 @@ impl BasicBlockConfig {
     }
 }
 
-impl BasicBlock {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+impl Block for BasicBlock {
+    /// # Shapes
+    /// `[N, c_in, H, W] → [N, c_out, ⌈H/stride⌉, ⌈W/stride⌉]`.
+    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
         let identity = match &self.downsample {
-            Some(down) => down.forward(x.clone()),
+            Some(down) => l.apply(down, x),
             None => x.clone(),
         };
-        relu(self.conv2.forward(self.conv1.forward(x)) + identity)
+        let y = l.apply(&self.conv1, x);
+        let y = l.apply(&self.conv2, &y);
+        let y = l.add(&y, &identity);
+        l.relu(&y)
     }
 }
 
@@ -110,14 +115,24 @@ impl ResNetDeepStemConfig {
 }
 
 impl ResNetDeepStem {
-    /// Returns the outputs of layer1..layer4 (1/4, 1/8, 1/16, 1/32).
-    pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 4] {
-        let x = self.stem.iter().fold(x, |x, conv| conv.forward(x));
-        let run = |layer: &[BasicBlock], x| layer.iter().fold(x, |x, b| b.forward(x));
-        let b1 = run(&self.layer1, self.maxpool.forward(x));
-        let b2 = run(&self.layer2, b1.clone());
-        let b3 = run(&self.layer3, b2.clone());
-        let b4 = run(&self.layer4, b3.clone());
+    /// Returns the outputs of layer1..layer4.
+    ///
+    /// # Shapes
+    /// `[N, 3, H, W]` → `[N, 64, H/4, W/4]`, `[N, 128, H/8, W/8]`, `[N, 256, H/16, W/16]`,
+    /// `[N, 512, H/32, W/32]` (each division rounded up).
+    pub fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> [L::V; 4] {
+        let x = self
+            .stem
+            .iter()
+            .fold(x.clone(), |x, conv| l.apply(conv, &x));
+        let x = l.apply(&self.maxpool, &x);
+        let mut run = |layer: &[BasicBlock], x: &L::V| {
+            layer.iter().fold(x.clone(), |x, block| l.apply(block, &x))
+        };
+        let b1 = run(&self.layer1, &x);
+        let b2 = run(&self.layer2, &b1);
+        let b3 = run(&self.layer3, &b2);
+        let b4 = run(&self.layer4, &b3);
         [b1, b2, b3, b4]
     }
 }

@@ -5,11 +5,9 @@
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 
-use crate::models::layers::{
-    ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config, resize, spatial,
-};
+use crate::models::layers::{ConvBnAct, ConvBnActConfig, conv2d_config};
+use crate::models::lower::Lower;
 
 /// MFAM (§2.2): 1×1 laterals to `C` channels, a top-down and a bottom-up path of 3×3 CBRs
 /// with bilinear (align_corners) resizing in both directions, and "stage fuse" convs on
@@ -52,29 +50,38 @@ impl MfamConfig {
 impl Mfam {
     /// Returns the fused features F1..F_depth (1/4 … 1/32); `depth` < 4 skips the bottom-up
     /// steps that scale pruning does not need.
-    pub fn forward(&self, features: [Tensor<4>; 4], depth: usize) -> Vec<Tensor<4>> {
-        let l: Vec<Tensor<4>> = features
-            .into_iter()
+    ///
+    /// # Shapes
+    /// Backbone features `[N, Cᵢ, H/2^(i+1), W/2^(i+1)]` for i = 1..4 → `depth` tensors
+    /// `[N, C, H/2^(i+1), W/2^(i+1)]`.
+    pub fn lower<L: Lower>(&self, l: &mut L, features: &[L::V; 4], depth: usize) -> Vec<L::V> {
+        let lat: Vec<L::V> = features
+            .iter()
             .zip(&self.laterals)
-            .map(|(x, lateral)| lateral.forward(x))
+            .map(|(x, lateral)| l.apply(lateral, x))
             .collect();
         // Top-down: T4 = L4, Ti = CBR(up(T_{i+1}) + Li); td[i] is T_{i+1} (0-based scale i).
-        let mut td = vec![l[3].clone()];
+        let mut td = vec![lat[3].clone()];
         for (i, conv) in (0..3).rev().zip(&self.top_down) {
-            let up = resize(td[0].clone(), spatial(&l[i]), true);
-            td.insert(0, conv.forward(up + l[i].clone()));
+            let up = l.resize_like(&td[0], &lat[i], true);
+            let sum = l.add(&up, &lat[i]);
+            td.insert(0, l.apply(conv, &sum));
         }
         // Bottom-up: D1 = L1, Di = CBR(down(D_{i−1}) + Li).
-        let mut bu = vec![l[0].clone()];
+        let mut bu = vec![lat[0].clone()];
         for (i, conv) in (1..depth).zip(&self.bottom_up) {
-            let down = resize(bu[i - 1].clone(), spatial(&l[i]), true);
-            bu.push(conv.forward(down + l[i].clone()));
+            let down = l.resize_like(&bu[i - 1], &lat[i], true);
+            let sum = l.add(&down, &lat[i]);
+            bu.push(l.apply(conv, &sum));
         }
         (0..depth)
             .map(|i| match i {
                 0 => td[0].clone(),
                 3 => bu[3].clone(),
-                _ => self.fuse[i - 1].forward(td[i].clone() + bu[i].clone()),
+                _ => {
+                    let sum = l.add(&td[i], &bu[i]);
+                    l.apply(&self.fuse[i - 1], &sum)
+                }
             })
             .collect()
     }
@@ -106,36 +113,20 @@ impl FlowAlignConfig {
 }
 
 impl FlowAlign {
-    /// Offset grid `G` (N×h×w×2, x first) at the high-resolution size: the identity grid
-    /// plus the predicted flow divided by (w, h), exactly as the reference code does (the
-    /// paper's Eq. 2 would add a factor 2; the released weights expect the code's form).
-    pub fn grid(&self, high: Tensor<4>, low: Tensor<4>) -> Tensor<4> {
-        let [n, _, h, w] = high.dims();
-        let device = high.device();
-        let low = resize(conv_forward(&self.down_low, low), [h, w], true);
-        let high = conv_forward(&self.down_high, high);
-        let flow = conv_forward(&self.flow, Tensor::cat(vec![high, low], 1));
-        let linspace = |len: usize| {
-            let step = 2.0 / (len.max(2) - 1) as f64;
-            Tensor::<1, Int>::arange(0..len as i64, &device).float() * step - 1.0
-        };
-        let base_x = linspace(w).reshape([1, 1, w]);
-        let base_y = linspace(h).reshape([1, h, 1]);
-        let gx = flow.clone().narrow(1, 0, 1).reshape([n, h, w]) / w as f64 + base_x;
-        let gy = flow.narrow(1, 1, 1).reshape([n, h, w]) / h as f64 + base_y;
-        Tensor::stack(vec![gx, gy], 3)
+    /// Offset grid `G` at the high-resolution size: the identity grid plus the predicted flow
+    /// divided by (w, h), exactly as the reference code does (the paper's Eq. 2 would add a
+    /// factor 2; the released weights expect the code's form).
+    ///
+    /// # Shapes
+    /// `high: [N, C, h, w]`, `low: [N, C, h', w']` → grid `[N, h, w, 2]` (x first).
+    pub fn lower<L: Lower>(&self, l: &mut L, high: &L::V, low: &L::V) -> L::V {
+        let low = l.apply(&self.down_low, low);
+        let low = l.resize_like(&low, high, true);
+        let high = l.apply(&self.down_high, high);
+        let both = l.cat(&[high, low]);
+        let flow = l.apply(&self.flow, &both);
+        l.flow_grid(&flow)
     }
-}
-
-/// Warps `x` with a RAM grid: bilinear, zero padding, align_corners=True. The grid may be
-/// larger than `x`, so one call both upsamples and aligns.
-pub fn warp(x: Tensor<4>, grid: Tensor<4>) -> Tensor<4> {
-    x.grid_sample_2d(
-        grid,
-        GridSampleOptions::new(InterpolateMode::Bilinear)
-            .with_padding_mode(GridSamplePaddingMode::Zeros)
-            .with_align_corners(true),
-    )
 }
 
 /// RAM (§2.3): three flow predictors; scale `i` is aligned by warping with
@@ -167,13 +158,18 @@ impl RamConfig {
 
 impl Ram {
     /// Aligns the fused features of the requested `scales` (1-based: 1 = 1/4 … 4 = 1/32) to
-    /// the resolution of F1. All grids are computed first from the unaligned features, as in
-    /// the reference; `fused` holds F1..Fm with m = the largest requested scale.
-    pub fn forward(&self, fused: &[Tensor<4>], scales: &[usize]) -> Vec<Tensor<4>> {
-        let grids: Vec<Tensor<4>> = fused
+    /// the resolution of F1 by warping with `G_{i−2}, …, G_0` (bilinear, zero padding,
+    /// align_corners), one scale step at a time. All grids are computed first from the
+    /// unaligned features, as in the reference; `fused` holds F1..Fm with m = the largest
+    /// requested scale.
+    ///
+    /// # Shapes
+    /// `fused[i]: [N, C, H/2^(i+2), W/2^(i+2)]` → one `[N, C, H/4, W/4]` per scale.
+    pub fn lower<L: Lower>(&self, l: &mut L, fused: &[L::V], scales: &[usize]) -> Vec<L::V> {
+        let grids: Vec<L::V> = fused
             .windows(2)
             .zip(&self.aligns)
-            .map(|(pair, align)| align.grid(pair[0].clone(), pair[1].clone()))
+            .map(|(pair, align)| align.lower(l, &pair[0], &pair[1]))
             .collect();
         scales
             .iter()
@@ -181,7 +177,7 @@ impl Ram {
                 grids[..scale - 1]
                     .iter()
                     .rev()
-                    .fold(fused[scale - 1].clone(), |x, g| warp(x, g.clone()))
+                    .fold(fused[scale - 1].clone(), |x, g| l.grid_sample(&x, g, true))
             })
             .collect()
     }

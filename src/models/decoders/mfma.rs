@@ -7,13 +7,18 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid, softmax};
+use burn::tensor::activation::{relu, softmax};
 use serde::{Deserialize, Serialize};
 
 use crate::models::layers::{
-    ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config, global_avg_pool, resize, spatial,
+    Activation, ConvBnAct, ConvBnActConfig, conv_forward, conv2d_config, emit_conv, values,
 };
+use crate::models::lower::{Block, Eager, Layer, Lower};
 use crate::models::profile;
+use crate::onnx::graph::{OnnxGraph, Value};
+
+/// LayerNorm epsilon of MASG's transform (PyTorch's default, which GCNet uses).
+const LAYER_NORM_EPSILON: f64 = 1e-5;
 
 /// MALC, "matching attention with low calculation" (§1.3 [CHOICE]): an SE-style channel gate
 /// without bottleneck, `out = x + x ⊙ σ(W·GAP(x) + b)`.
@@ -37,10 +42,15 @@ impl MalcConfig {
     }
 }
 
-impl Malc {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let w = sigmoid(conv_forward(&self.gate, global_avg_pool(x.clone())));
-        x.clone() + x * w
+impl Block for Malc {
+    /// # Shapes
+    /// `[N, C, H, W] → [N, C, H, W]`.
+    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
+        let w = l.global_avg_pool(x);
+        let w = l.apply(&self.gate, &w);
+        let w = l.act(Activation::Sigmoid, &w);
+        let gated = l.mul(x, &w);
+        l.add(x, &gated)
     }
 }
 
@@ -84,7 +94,9 @@ impl MasgConfig {
         Masg {
             key: conv2d_config(c, 1, 1).with_bias(true).init(device),
             reduce: conv2d_config(c, m, 1).with_bias(true).init(device),
-            norm: LayerNormConfig::new(m).init(device),
+            norm: LayerNormConfig::new(m)
+                .with_epsilon(LAYER_NORM_EPSILON)
+                .init(device),
             expand: conv2d_config(m, c, 1).with_bias(true).init(device),
             fusion: self.fusion,
         }
@@ -92,10 +104,28 @@ impl MasgConfig {
 }
 
 impl Masg {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// Merges the transform `t` (`[N, C, 1, 1]`) into `x` (`[N, C, H, W]`).
+    fn fuse<L: Lower>(&self, l: &mut L, x: &L::V, t: &L::V) -> L::V {
+        match self.fusion {
+            MasgFusion::SigmoidGate => {
+                let gate = l.act(Activation::Sigmoid, t);
+                let gated = l.mul(x, &gate);
+                l.add(x, &gated)
+            }
+            MasgFusion::Add => l.add(x, t),
+        }
+    }
+}
+
+impl Layer for Masg {
+    /// # Shapes
+    /// `[N, C, H, W] → [N, C, H, W]`; the context is `[N, C, 1, 1]`, the bottleneck
+    /// `[N, C/r]`.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [n, c, h, w] = x.dims();
-        let attention = softmax(conv_forward(&self.key, x.clone()).reshape([n, h * w, 1]), 1);
-        let context = x.clone().reshape([n, c, h * w]).matmul(attention);
+        let key = conv_forward(&self.key, x.clone()).reshape([n, h * w, 1]);
+        let attention = softmax(key, 1); // [N, HW, 1]
+        let context = x.clone().reshape([n, c, h * w]).matmul(attention); // [N, C, 1]
         if profile::is_active() {
             profile::add_macs((n * c * h * w) as u64);
         }
@@ -103,10 +133,26 @@ impl Masg {
         let m = t.dims()[1];
         let t = relu(self.norm.forward(t.reshape([n, m]))).reshape([n, m, 1, 1]);
         let t = conv_forward(&self.expand, t);
-        match self.fusion {
-            MasgFusion::SigmoidGate => x.clone() + x * sigmoid(t),
-            MasgFusion::Add => x + t,
-        }
+        self.fuse(&mut Eager, &x, &t)
+    }
+
+    fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
+        let key = emit_conv(g, &self.key, None, x);
+        let key = g.reshape(&key, &[0, -1, 1]);
+        let attention = g.softmax(&key, 1);
+        let flat = g.reshape(x, &[0, 0, -1]);
+        let context = g.matmul(&flat, &attention);
+        let context = g.reshape(&context, &[0, 0, 1, 1]);
+        let t = emit_conv(g, &self.reduce, None, &context);
+        let t = g.reshape(&t, &[0, -1]);
+        let beta = self.norm.beta.as_ref().map(|b| values(&b.val()));
+        let gamma = values(&self.norm.gamma.val());
+        let beta = beta.unwrap_or_else(|| vec![0.0; gamma.len()]);
+        let t = g.layer_norm(&t, &gamma, &beta, LAYER_NORM_EPSILON);
+        let t = g.unary("Relu", &t);
+        let t = g.reshape(&t, &[0, 0, 1, 1]);
+        let t = emit_conv(g, &self.expand, None, &t);
+        self.fuse(g, x, &t)
     }
 }
 
@@ -132,9 +178,12 @@ impl ConcatFusionConfig {
 }
 
 impl ConcatFusion {
-    pub fn forward(&self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
-        let a = resize(a, spatial(&b), false);
-        self.conv.forward(Tensor::cat(vec![a, b], 1))
+    /// # Shapes
+    /// `a: [N, Ca, h, w]`, `b: [N, Cb, H, W]` → `[N, c_out, H, W]`.
+    pub fn lower<L: Lower>(&self, l: &mut L, a: &L::V, b: &L::V) -> L::V {
+        let a = l.resize_like(a, b, false);
+        let ab = l.cat(&[a, b.clone()]);
+        l.apply(&self.conv, &ab)
     }
 }
 
@@ -160,8 +209,12 @@ impl MfaConfig {
 }
 
 impl Mfa {
-    pub fn forward(&self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
-        self.proj.forward(resize(a, spatial(&b), false)) + b
+    /// # Shapes
+    /// `a: [N, Ca, h, w]`, `b: [N, c_out, H, W]` → `[N, c_out, H, W]`.
+    pub fn lower<L: Lower>(&self, l: &mut L, a: &L::V, b: &L::V) -> L::V {
+        let a = l.resize_like(a, b, false);
+        let a = l.apply(&self.proj, &a);
+        l.add(&a, b)
     }
 }
 
@@ -200,10 +253,15 @@ impl ImageBranchConfig {
     }
 }
 
-impl ImageBranch {
-    pub fn forward(&self, image: Tensor<4>) -> Tensor<4> {
-        self.malc
-            .forward(self.convs.iter().fold(image, |x, conv| conv.forward(x)))
+impl Block for ImageBranch {
+    /// # Shapes
+    /// `[N, 3, H, W] → [N, C, H/2ᵏ, W/2ᵏ]` for `k` convs (rounded up).
+    fn lower<L: Lower>(&self, l: &mut L, image: &L::V) -> L::V {
+        let x = self
+            .convs
+            .iter()
+            .fold(image.clone(), |x, conv| l.apply(conv, &x));
+        l.apply(&self.malc, &x)
     }
 }
 
@@ -287,28 +345,37 @@ impl MfmaDecoderConfig {
 
 impl MfmaDecoder {
     /// `image` is the normalised network input; `taps` are the encoder outputs ① ② ③.
-    /// Returns class scores at 1/8 of the input resolution.
-    pub fn forward(&self, image: Tensor<4>, taps: [Tensor<4>; 3]) -> Tensor<4> {
+    ///
+    /// # Shapes
+    /// `image: [N, 3, H, W]`, taps `[N, Cᵢ, hᵢ, wᵢ]` (shallow to deep) →
+    /// class scores `[N, K, ⌈H/8⌉, ⌈W/8⌉]`.
+    pub fn lower<L: Lower>(&self, l: &mut L, image: &L::V, taps: [L::V; 3]) -> L::V {
         let [t1, t2, t3] = taps;
-        let [h, w] = spatial(&image);
-        let p3 = self.p3_attn.forward(self.p3_proj.forward(t3));
-        let p2 = self.p2_attn.forward(self.p2_proj.forward(t2));
-        let deep = self.lf1.forward(p3, p2);
-        let p1 = self.p1_attn.forward(self.p1_proj.forward(t1));
-        let deep = self.lf2.forward(deep, p1);
+        let (h, w) = (l.size(image, 2), l.size(image, 3));
+        let p3 = l.apply(&self.p3_proj, &t3);
+        let p3 = l.apply(&self.p3_attn, &p3);
+        let p2 = l.apply(&self.p2_proj, &t2);
+        let p2 = l.apply(&self.p2_attn, &p2);
+        let deep = self.lf1.lower(l, &p3, &p2);
+        let p1 = l.apply(&self.p1_proj, &t1);
+        let p1 = l.apply(&self.p1_attn, &p1);
+        let deep = self.lf2.lower(l, &deep, &p1);
 
-        let full = self.branch_full.forward(image.clone());
-        let deep = self.mfa_attn.forward(self.mfa.forward(deep, full));
+        let full = l.apply(&self.branch_full, image);
+        let deep = self.mfa.lower(l, &deep, &full);
+        let deep = l.apply(&self.mfa_attn, &deep);
 
-        let half = resize(image.clone(), [h.div_ceil(2), w.div_ceil(2)], false);
-        let quarter = resize(image, [h.div_ceil(4), w.div_ceil(4)], false);
-        let shallow = self.lf3.forward(
-            self.branch_half.forward(half),
-            self.branch_quarter.forward(quarter),
-        );
-        let shallow = self.lf3_attn.forward(shallow);
+        let (h2, w2) = (l.div_ceil(&h, 2), l.div_ceil(&w, 2));
+        let (h4, w4) = (l.div_ceil(&h, 4), l.div_ceil(&w, 4));
+        let half = l.resize(image, &h2, &w2, false);
+        let quarter = l.resize(image, &h4, &w4, false);
+        let half = l.apply(&self.branch_half, &half);
+        let quarter = l.apply(&self.branch_quarter, &quarter);
+        let shallow = self.lf3.lower(l, &half, &quarter);
+        let shallow = l.apply(&self.lf3_attn, &shallow);
 
         // MFC at the size of the deep path; channel order [shallow, deep] is a convention.
-        conv_forward(&self.classifier, self.mfc.forward(shallow, deep))
+        let fused = self.mfc.lower(l, &shallow, &deep);
+        l.apply(&self.classifier, &fused)
     }
 }

@@ -6,9 +6,37 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
-use crate::datasets::UNLABELLED;
+use crate::labels::UNLABELLED;
 use crate::models::layers::resize;
-use crate::models::segmentor::MfaraNetTrainOutput;
+
+/// The loss settings of a training config; each network takes the parts it trains with.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossConfig {
+    /// Cross-entropy on the main output.
+    #[serde(default)]
+    pub ce: CrossEntropyConfig,
+    /// MFARANet's multi-scale joint supervision (required for MFARANet models).
+    #[serde(default)]
+    pub joint: Option<JointLossConfig>,
+}
+
+/// A batch's training loss (what backward runs on) and its named parts for the log; the first
+/// part is the total.
+pub struct LossParts {
+    pub total: Tensor<1>,
+    pub parts: Vec<(&'static str, f32)>,
+}
+
+/// What a multi-scale network produces for its joint supervision, at 1/4 resolution.
+pub struct MultiScaleOutput {
+    /// Fused scores upsampled to the input size, `[N, K, H, W]`.
+    pub fused: Tensor<4>,
+    /// Per-scale scores Sᵢ, `[N, K, H/4, W/4]`.
+    pub scale_scores: Vec<Tensor<4>>,
+    /// Per-scale boundary logits Eᵢ, `[N, 1, H/4, W/4]`.
+    pub boundaries: Vec<Tensor<4>>,
+}
 
 /// A batch of train-id labels, N×H×W row-major, 255 = ignore.
 pub struct Labels<'a> {
@@ -246,7 +274,7 @@ pub struct JointLoss {
 /// CE(fused) + Σᵢ [OHEM(Sᵢ) + w_b·BCE_bal(Eᵢ) + w_r·CE_img(Sᵢ | Eᵢ > t)], every term at
 /// full resolution (Sᵢ and Eᵢ upsampled bilinearly, align_corners as in the model).
 pub fn mfaranet_joint_loss(
-    out: MfaraNetTrainOutput,
+    out: MultiScaleOutput,
     labels: &Labels,
     main: &CrossEntropyConfig,
     config: &JointLossConfig,

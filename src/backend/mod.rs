@@ -1,0 +1,137 @@
+//! Inference backends, opened by name from one configuration type: `burn` (the default; pure
+//! Rust, runs anywhere) and `ort` (ONNX Runtime through the `ort` crate, cargo feature
+//! `ort`). Both run under the CPU pre/post stage ([`crate::pipeline::cpu`]) and are used
+//! through the frame-level [`Segmenter`] boundary.
+
+pub mod burn;
+#[cfg(feature = "ort")]
+pub mod ort;
+
+use std::path::PathBuf;
+
+use ::burn::prelude::Device;
+use serde::{Deserialize, Serialize};
+
+use self::burn::BurnRunner;
+use crate::pipeline::Segmenter;
+use crate::pipeline::cpu::CpuSegmenter;
+use crate::source::ModelSource;
+
+/// A backend by name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// burn's CPU `flex` backend (or a GPU backend compiled in with `vulkan`/`cuda`).
+    #[default]
+    Burn,
+    /// ONNX Runtime (build with `--features ort`).
+    Ort,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Burn => "burn",
+            BackendKind::Ort => "ort",
+        }
+    }
+}
+
+/// ONNX Runtime execution providers rtseg can ask for, in the order given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionProvider {
+    /// The default CPU provider (always present).
+    Cpu,
+    /// NVIDIA CUDA (`onnxruntime-gpu`).
+    Cuda,
+    /// NVIDIA TensorRT (`onnxruntime-gpu` with TensorRT libraries).
+    Tensorrt,
+    /// NVIDIA TensorRT-RTX (`onnxruntime-ep-nv-tensorrt-rtx`).
+    NvTensorrtRtx,
+}
+
+/// Settings of the `ort` backend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrtOptions {
+    /// The ONNX file to run; `None` exports the model on first use into the cache
+    /// (`$RTSEG_CACHE_DIR`, else `~/.cache/rtseg`), keyed by model, label space and weights.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub onnx: Option<PathBuf>,
+    /// Providers in order of preference; ONNX Runtime places each node on the first that
+    /// takes it. Default: `[cpu]`.
+    #[serde(default = "cpu_only")]
+    pub execution_providers: Vec<ExecutionProvider>,
+    /// Intra-op threads; 0 = ONNX Runtime's default (one per core).
+    #[serde(default)]
+    pub intra_op_threads: usize,
+    /// `libonnxruntime.so`; `None`: `$ORT_DYLIB_PATH`, else the `onnxruntime` wheel of a
+    /// `.venv` beside the working directory or the binary.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub library: Option<PathBuf>,
+}
+
+/// A path where `""` means none (ROS parameter files have no null).
+fn empty_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let path: Option<PathBuf> = Option::deserialize(d)?;
+    Ok(path.filter(|p| !p.as_os_str().is_empty()))
+}
+
+fn cpu_only() -> Vec<ExecutionProvider> {
+    vec![ExecutionProvider::Cpu]
+}
+
+impl Default for OrtOptions {
+    fn default() -> Self {
+        Self {
+            onnx: None,
+            execution_providers: cpu_only(),
+            intra_op_threads: 0,
+            library: None,
+        }
+    }
+}
+
+/// Which backend, with its settings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BackendConfig {
+    pub kind: BackendKind,
+    pub ort: OrtOptions,
+}
+
+/// Opens a segmenter for `source` (one per worker thread).
+///
+/// # Errors
+/// Missing or mismatched weights; for `ort`, a missing library, ONNX file or execution
+/// provider, or an ONNX made for another model — each named in the message.
+pub fn open(config: &BackendConfig, source: &ModelSource) -> anyhow::Result<Box<dyn Segmenter>> {
+    match config.kind {
+        BackendKind::Burn => {
+            let device = Device::default();
+            let model = source.build(&device)?;
+            let runner = BurnRunner::new(
+                model,
+                &source.model,
+                source.label_space.num_classes(),
+                device,
+            );
+            Ok(Box::new(CpuSegmenter::new(runner, source.card())))
+        }
+        BackendKind::Ort => open_ort(&config.ort, source),
+    }
+}
+
+#[cfg(feature = "ort")]
+fn open_ort(options: &OrtOptions, source: &ModelSource) -> anyhow::Result<Box<dyn Segmenter>> {
+    let runner = ort::OrtRunner::open(options, source)?;
+    Ok(Box::new(CpuSegmenter::new(runner, source.card())))
+}
+
+#[cfg(not(feature = "ort"))]
+fn open_ort(_: &OrtOptions, _: &ModelSource) -> anyhow::Result<Box<dyn Segmenter>> {
+    anyhow::bail!(
+        "this rtseg was built without ONNX Runtime support; rebuild with `cargo build --release \
+         --features ort` to use --backend ort"
+    )
+}

@@ -1,0 +1,203 @@
+//! `rtseg bench`: inference latency of one or more backends on one model at one size; with
+//! several (`--backend burn,ort`) each runs in its own process (so peak memory is its own),
+//! with the same model, weights, size and threads, and the table ends with the ratio to the
+//! first. `--train-config` times training steps instead.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use rtseg::backend::{self, BackendConfig, BackendKind, ExecutionProvider, OrtOptions};
+use rtseg::bench::{self, BenchReport};
+use rtseg::train::config::TrainConfig;
+
+use super::SourceArgs;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Time training steps of this config (its model, crop, batch, loss, optimizer).
+    #[arg(long, conflicts_with_all = ["weights", "random_init", "onnx"])]
+    train_config: Option<PathBuf>,
+    /// Overrides for --train-config, e.g. `--set batch_size=4`.
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "train_config")]
+    overrides: Vec<String>,
+    #[command(flatten)]
+    model: SourceArgs,
+    /// Backends to compare, comma-separated (e.g. `burn,ort`); ratios are to the first.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "burn")]
+    backend: Vec<BackendKind>,
+    /// ONNX file for the ort backend [default: export the model into the cache].
+    #[arg(long)]
+    onnx: Option<PathBuf>,
+    /// ONNX Runtime execution provider, repeatable, in order of preference.
+    #[arg(long = "execution-provider", value_enum, default_values_t = [ExecutionProvider::Cpu])]
+    execution_providers: Vec<ExecutionProvider>,
+    /// libonnxruntime.so [default: $ORT_DYLIB_PATH, else the onnxruntime wheel in .venv].
+    #[arg(long)]
+    ort_library: Option<PathBuf>,
+    /// Threads every backend uses (burn: its rayon pool; ort: intra-op threads); 0 = one per
+    /// core.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Network input HxW (the synthetic frames have this size, so no resize is timed).
+    #[arg(long, default_value = "360x480", value_parser = super::parse_size)]
+    size: (u32, u32),
+    /// Images per network call (e.g. one per camera); throughput counts images.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    #[arg(long, default_value_t = 20)]
+    iters: usize,
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Print JSON (one object per backend, one per line) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.train_config {
+        return train_throughput(path, &args);
+    }
+    let reports = match args.backend.as_slice() {
+        [one] => vec![run_here(*one, &args)?],
+        several => several
+            .iter()
+            .map(|kind| run_in_child(*kind))
+            .collect::<anyhow::Result<_>>()?,
+    };
+    if args.json {
+        for r in &reports {
+            println!("{}", serde_json::to_string(r)?);
+        }
+    } else {
+        print_table(&reports);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One backend in this process.
+fn run_here(kind: BackendKind, args: &Args) -> anyhow::Result<BenchReport> {
+    if args.threads > 0 {
+        // burn's flex backend and gemm run on rayon's global pool.
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(args.threads)
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("cannot size the thread pool: {e}"))?;
+    }
+    let config = BackendConfig {
+        kind,
+        ort: OrtOptions {
+            onnx: args.onnx.clone(),
+            execution_providers: args.execution_providers.clone(),
+            intra_op_threads: args.threads,
+            library: args.ort_library.clone(),
+        },
+    };
+    let source = args.model.source()?;
+    let mut segmenter = backend::open(&config, &source)?;
+    let (h, w) = args.size;
+    bench::run(
+        segmenter.as_mut(),
+        [args.batch, h as usize, w as usize],
+        args.warmup,
+        args.iters,
+        args.threads,
+    )
+}
+
+/// One backend in a child `rtseg bench` with the same arguments, reading its JSON report.
+fn run_in_child(kind: BackendKind) -> anyhow::Result<BenchReport> {
+    let mut child_args: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1).peekable();
+    while let Some(arg) = args.next() {
+        if arg == "--backend" {
+            args.next();
+        } else if !arg.starts_with("--backend=") && arg != "--json" {
+            child_args.push(arg);
+        }
+    }
+    child_args.extend(["--backend".into(), kind.name().into(), "--json".into()]);
+    let exe = std::env::current_exe()?;
+    eprintln!("benchmarking {} …", kind.name());
+    let out = Command::new(exe).args(&child_args).output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "the {} benchmark failed: {}",
+            kind.name(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn print_table(reports: &[BenchReport]) {
+    let Some(first) = reports.first() else {
+        return;
+    };
+    println!(
+        "{} batch {} at {}x{} ({} iters after {} warm-up, threads {}, {})",
+        first.model,
+        first.batch,
+        first.height,
+        first.width,
+        first.iters,
+        first.warmup,
+        if first.threads == 0 {
+            "all".to_string()
+        } else {
+            first.threads.to_string()
+        },
+        first.machine
+    );
+    println!(
+        "{:<8} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>10} {:>8}",
+        "backend",
+        "mean ms",
+        "p50",
+        "p90",
+        "p99",
+        "pre ms",
+        "post ms",
+        "images/s",
+        "peak RSS",
+        "ratio"
+    );
+    for r in reports {
+        let rss = r
+            .peak_rss_mib
+            .map_or("n/a".to_string(), |m| format!("{m:.0} MiB"));
+        println!(
+            "{:<8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8.1} {:>8.1} {:>9.2} {:>10} {:>7.2}×",
+            r.backend,
+            r.mean_ms,
+            r.p50_ms,
+            r.p90_ms,
+            r.p99_ms,
+            r.pre_mean_ms,
+            r.post_mean_ms,
+            r.fps,
+            rss,
+            r.mean_ms / first.mean_ms
+        );
+    }
+}
+
+fn train_throughput(path: &std::path::Path, args: &Args) -> anyhow::Result<ExitCode> {
+    let config = TrainConfig::load(path, &args.overrides)?;
+    let r = bench::train_throughput(&config, args.warmup, args.iters)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "training {} batch {} at {}x{} ({} steps after {} warm-up, {})",
+            r.model, r.batch_size, r.height, r.width, r.iters, r.warmup, r.machine
+        );
+        let rss = r
+            .peak_rss_mib
+            .map_or("n/a".into(), |m| format!("{m:.0} MiB"));
+        println!(
+            "step ms: mean {:.0}  p50 {:.0}   throughput: {:.2} images/s   peak RSS: {rss}",
+            r.mean_step_ms, r.p50_step_ms, r.images_per_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,66 @@
+//! `rtseg eval`: per-class IoU, mIoU, pixel accuracy and mean class accuracy on a dataset
+//! split, with the field's protocol ([`rtseg::evaluation`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rtseg::backend;
+use rtseg::datasets::sources::DatasetSource;
+use rtseg::evaluation;
+
+use super::{BackendArgs, SourceArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    model: SourceArgs,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Split folder name (e.g. val, train, test).
+    #[arg(long, default_value = "val")]
+    split: String,
+    /// Dataset root (default: $RTSEG_CAMVID / $RTSEG_CITYSCAPES).
+    #[arg(long)]
+    data_root: Option<PathBuf>,
+    /// Run the network at HxW and resize predictions back (default: each image's size).
+    #[arg(long, value_parser = super::parse_size)]
+    size: Option<(u32, u32)>,
+    /// Write each prediction in the dataset's label space (Cityscapes: labelIds PNGs that
+    /// csEvalPixelLevelSemanticLabeling reads).
+    #[arg(long)]
+    save_predictions: Option<PathBuf>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let source = args.model.source()?;
+    let mut segmenter = backend::open(&args.backend.config(), &source)?;
+    let dataset = DatasetSource::for_dataset(source.label_space, args.data_root.clone());
+    let matrix = evaluation::evaluate(
+        segmenter.as_mut(),
+        &dataset,
+        &args.split,
+        args.size,
+        args.save_predictions.as_deref(),
+        |i, n| eprint!("\revaluating {i}/{n}"),
+    )?;
+    eprintln!();
+    let metrics = matrix.metrics();
+    let space = source.label_space;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"model": source.model, "dataset": space,
+                "backend": segmenter.io().backend, "split": args.split,
+                "classes": space.class_names(), "metrics": metrics, "confusion": matrix.counts})
+        );
+    } else {
+        print!(
+            "{}",
+            evaluation::format_table(&metrics, &space.class_names())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,139 @@
+//! `rtseg infer`: PNG/JPEG files or folders in, `<name>_mask.png` (8-bit class ids) and
+//! `<name>_color.png` (palette blended over the image) out, through the same frame-level
+//! boundary the node uses. A bad input is reported and the others still run.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use rtseg::backend;
+use rtseg::io::{load_rgb, save_png};
+use rtseg::pipeline::frame::FrameRef;
+use rtseg::pipeline::{Fit, Segmenter};
+
+use super::{BackendArgs, SourceArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    model: SourceArgs,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Images or folders of images (PNG/JPEG; folders are not searched recursively).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output folder (created if missing).
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Run the network at HxW (stretched) and resize the mask back [default: each image's
+    /// own size].
+    #[arg(long, value_parser = super::parse_size)]
+    size: Option<(u32, u32)>,
+}
+
+/// Image file extensions picked up from folders.
+const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+
+/// Weight of the palette in `<name>_color.png`.
+const OVERLAY_ALPHA: f32 = 0.5;
+
+/// Expands files and folders into the images to process. Folders contribute their PNG/JPEG
+/// files (not recursive, sorted); a path that does not exist is an error entry.
+fn collect_inputs(paths: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, String)>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            match std::fs::read_dir(path) {
+                Ok(entries) => {
+                    let mut files: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file() && has_image_extension(p))
+                        .collect();
+                    files.sort();
+                    if files.is_empty() {
+                        out.push(Err((path.clone(), "folder has no PNG/JPEG files".into())));
+                    }
+                    out.extend(files.into_iter().map(Ok));
+                }
+                Err(e) => out.push(Err((path.clone(), format!("cannot list folder: {e}")))),
+            }
+        } else if path.is_file() {
+            out.push(Ok(path.clone()));
+        } else {
+            out.push(Err((path.clone(), "no such file or folder".into())));
+        }
+    }
+    out
+}
+
+fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Segments one image file and writes its mask and overlay; returns the two paths.
+fn process_one(
+    segmenter: &mut dyn Segmenter,
+    path: &Path,
+    out_dir: &Path,
+    fit: &Fit,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let image = load_rgb(path)?;
+    let seg = segmenter
+        .segment(&[FrameRef::rgb(&image)], fit)
+        .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?
+        .remove(0);
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    let mask_path = out_dir.join(format!("{stem}_mask.png"));
+    let color_path = out_dir.join(format!("{stem}_color.png"));
+    save_png(&seg.mask, &mask_path)?;
+    if let Some(overlay) = &seg.overlay {
+        save_png(overlay, &color_path)?;
+    }
+    Ok((mask_path, color_path))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let source = args.model.source()?;
+    let mut segmenter = backend::open(&args.backend.config(), &source)?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create output folder: {e}", args.out.display()))?;
+    let fit = Fit {
+        size: args.size,
+        overlay_alpha: Some(OVERLAY_ALPHA),
+        ..Fit::default()
+    };
+    let entries = collect_inputs(&args.inputs);
+    let mut failed = 0;
+    for entry in &entries {
+        let result = match entry {
+            Err((path, message)) => Err(format!("{}: {message}", path.display())),
+            Ok(path) => process_one(segmenter.as_mut(), path, &args.out, &fit)
+                .map(|(mask, color)| {
+                    format!(
+                        "{} -> {} {}",
+                        path.display(),
+                        mask.display(),
+                        color.display()
+                    )
+                })
+                .map_err(|e| format!("{e:#}")),
+        };
+        match result {
+            Ok(line) => println!("{line}"),
+            Err(message) => {
+                failed += 1;
+                eprintln!("error: {message}");
+            }
+        }
+    }
+    println!("{} segmented, {failed} failed", entries.len() - failed);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

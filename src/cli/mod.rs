@@ -1,0 +1,153 @@
+//! The `rtseg` command line: one file per command, each an `Args` struct and a `run` over
+//! library entry points; the argument groups several commands share live here.
+
+pub mod bench;
+pub mod eval;
+pub mod export;
+pub mod infer;
+pub mod models;
+pub mod node;
+pub mod train;
+pub mod weights;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rtseg::backend::{BackendConfig, BackendKind, ExecutionProvider, OrtOptions};
+use rtseg::labels::LabelSpace;
+use rtseg::models::card::InputSpec;
+use rtseg::source::{ModelSource, Weights};
+
+/// Which network, in which label space.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Registered model name (see `rtseg models`).
+    #[arg(long, default_value = "msnet-m")]
+    pub model: String,
+    /// Label space: sets the class count, the class names and the palette.
+    #[arg(long, value_enum, default_value = "camvid")]
+    pub dataset: LabelSpace,
+    /// YAML file with a full model configuration (the `arch:`-tagged form of `rtseg weights
+    /// names`' model), replacing the registry entry; its class count comes from --dataset.
+    #[arg(long)]
+    pub model_config: Option<PathBuf>,
+}
+
+/// Where the weights come from.
+#[derive(clap::Args, Clone, Debug)]
+pub struct WeightArgs {
+    /// Weight file (.bpk or .safetensors) [default: the shipped `<model>_<dataset>.bpk`,
+    /// looked for in $RTSEG_WEIGHTS_DIR, the install's share/rtseg/weights, or the source
+    /// checkout's weights/].
+    #[arg(long, conflicts_with = "random_init")]
+    pub weights: Option<PathBuf>,
+    /// Use freshly initialised (untrained, seeded) weights: exercises the pipeline, the
+    /// masks mean nothing.
+    #[arg(long)]
+    pub random_init: bool,
+}
+
+/// Which model, in which label space, with which weights.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SourceArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub weights: WeightArgs,
+}
+
+impl SourceArgs {
+    pub fn source(&self) -> anyhow::Result<ModelSource> {
+        self.model.source(&self.weights)
+    }
+}
+
+impl ModelArgs {
+    /// The model with the weights `weights` names.
+    pub fn source(&self, weights: &WeightArgs) -> anyhow::Result<ModelSource> {
+        let weights = match (&weights.weights, weights.random_init) {
+            (Some(path), _) => Weights::File(path.clone()),
+            (None, true) => {
+                eprintln!(
+                    "warning: --random-init: {} runs with untrained weights; its masks are \
+                     meaningless",
+                    self.model
+                );
+                Weights::RandomInit { seed: 0 }
+            }
+            (None, false) => Weights::Shipped,
+        };
+        ModelSource::resolve(
+            &self.model,
+            self.dataset,
+            self.model_config.as_deref(),
+            weights,
+        )
+    }
+}
+
+/// Which inference backend, with its settings.
+#[derive(clap::Args, Clone, Debug)]
+pub struct BackendArgs {
+    /// Inference backend: burn (pure Rust, CPU) or ort (ONNX Runtime; build with
+    /// `--features ort`).
+    #[arg(long, value_enum, default_value = "burn")]
+    pub backend: BackendKind,
+    /// ONNX file for --backend ort [default: export the model into the cache on first use].
+    #[arg(long)]
+    pub onnx: Option<PathBuf>,
+    /// ONNX Runtime execution provider, repeatable, in order of preference.
+    #[arg(long = "execution-provider", value_enum, default_values_t = [ExecutionProvider::Cpu])]
+    pub execution_providers: Vec<ExecutionProvider>,
+    /// ONNX Runtime intra-op threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub ort_threads: usize,
+    /// libonnxruntime.so [default: $ORT_DYLIB_PATH, else the onnxruntime wheel in .venv].
+    #[arg(long)]
+    pub ort_library: Option<PathBuf>,
+}
+
+impl BackendArgs {
+    pub fn config(&self) -> BackendConfig {
+        BackendConfig {
+            kind: self.backend,
+            ort: OrtOptions {
+                onnx: self.onnx.clone(),
+                execution_providers: self.execution_providers.clone(),
+                intra_op_threads: self.ort_threads,
+                library: self.ort_library.clone(),
+            },
+        }
+    }
+}
+
+/// `HxW`, each side within the limits every network takes.
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (h, w) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("size {s:?} must look like HxW, e.g. 720x960"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("size {s:?}: {v:?} is not a number"))
+    };
+    let (h, w) = (parse(h)?, parse(w)?);
+    InputSpec::IMAGENET_RGB
+        .check_size(h, w)
+        .map_err(|e| format!("size {s:?}: {e}"))?;
+    Ok((h, w))
+}
+
+/// Set by Ctrl-C: training checkpoints and stops at the end of the current step; the node
+/// stops its workers and leaves the graph.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub fn catch_ctrl_c() {
+    if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
+        eprintln!("warning: cannot catch Ctrl-C ({e}); it will kill the process at once");
+    }
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}

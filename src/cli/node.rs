@@ -1,0 +1,51 @@
+//! `rtseg node`: the ROS 2 node. Also reads the ROS arguments `ros2 launch`/`ros2 run` append
+//! (`--ros-args -r __node:=NAME --params-file FILE`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rtseg::backend;
+use rtseg::ros::args::RosArgs;
+use rtseg::source::ModelSource;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// ROS 2 parameter file (`<node>: ros__parameters: …`) [default: a `--ros-args
+    /// --params-file`, else launch/rtseg.params.yaml].
+    #[arg(long)]
+    params_file: Option<PathBuf>,
+}
+
+pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
+    let ros = RosArgs::parse(ros_args).map_err(anyhow::Error::msg)?;
+    let params_file = args
+        .params_file
+        .or(ros.params_file)
+        .unwrap_or_else(|| PathBuf::from("launch/rtseg.params.yaml"));
+    let mut file = rtseg::ros::params::load(&params_file)?;
+    if let Some(name) = ros.node_name {
+        file.node_name = name;
+    }
+    let discovery = rtseg::ros::node::Discovery::from_env()?;
+    let p = &file.params;
+    let source = ModelSource::resolve(&p.model, p.dataset, None, p.weights())?;
+    let config = p.backend_config();
+    // Fail on a bad model, backend, ONNX or weight file before joining the ROS graph.
+    backend::open(&config, &source)?;
+    super::catch_ctrl_c();
+    eprintln!(
+        "rtseg node {} on ROS domain {}{}: {} camera(s), backend {}",
+        file.node_name,
+        discovery.domain_id,
+        if discovery.localhost_only {
+            " (localhost only)"
+        } else {
+            ""
+        },
+        p.cameras.len(),
+        config.kind.name()
+    );
+    let factory = || backend::open(&config, &source);
+    rtseg::ros::node::run(file, discovery, &factory, &super::INTERRUPTED)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,79 @@
+//! `rtseg weights`: tensor names and shapes, burnpack ⇄ safetensors conversion, and seeded
+//! untrained weights.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use burn::prelude::*;
+use rtseg::source::{ModelSource, Weights};
+use rtseg::weights;
+
+use super::ModelArgs;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Print every tensor name and shape of a model, in module order.
+    Names {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Convert a weight file (format from each extension: .bpk or .safetensors).
+    Convert {
+        #[command(flatten)]
+        model: ModelArgs,
+        input: PathBuf,
+        output: PathBuf,
+    },
+    /// Write freshly initialised weights (seeded), e.g. as a starting point or test fixture.
+    Init {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        output: PathBuf,
+    },
+}
+
+fn source(model: &ModelArgs, weights: Weights) -> anyhow::Result<ModelSource> {
+    ModelSource::resolve(
+        &model.model,
+        model.dataset,
+        model.model_config.as_deref(),
+        weights,
+    )
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let device = Device::default();
+    match command {
+        Command::Names { model } => {
+            let net = source(&model, Weights::RandomInit { seed: 0 })?.build(&device)?;
+            for t in weights::tensors(&net) {
+                println!("{}\t{:?}", t.name, t.shape.as_slice());
+            }
+        }
+        Command::Convert {
+            model,
+            input,
+            output,
+        } => {
+            let net = source(&model, Weights::File(input.clone()))?.build(&device)?;
+            weights::save(&net, &model.model, &output)?;
+            println!("{} -> {}", input.display(), output.display());
+        }
+        Command::Init {
+            model,
+            seed,
+            output,
+        } => {
+            let net = source(&model, Weights::RandomInit { seed })?.build(&device)?;
+            weights::save(&net, &model.model, &output)?;
+            println!(
+                "wrote untrained {} weights to {}",
+                model.model,
+                output.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,229 @@
+//! ONNX export, by rtseg's own emitter: every block appends its nodes from the same body as
+//! its forward pass ([`crate::models::lower`]), BatchNorm folded into the convolutions.
+//! `burn-onnx` cannot lower Softmax, Transpose, Clip, HardSwish, GridSample or non-global
+//! pooling (design decision 3), which every network here uses.
+//!
+//! The exported file: opset 17, IR version 8, input `input` (normalised f32 `[N, 3, H, W]`) or,
+//! with preprocessing, `image` (8-bit RGB `[N, H, W, 3]`); output `logits` (f32
+//! `[N, K, H, W]`) or, with argmax, `mask` (class ids `[N, H, W]`); the model card in
+//! `metadata_props` under `rtseg.*` keys.
+
+pub mod graph;
+
+use std::path::Path;
+
+use onnx_protobuf::{Message, ModelProto};
+use serde_json::json;
+
+use self::graph::{Dim, ElemType, OnnxGraph};
+use crate::models::card::{ChannelOrder, ModelCard};
+use crate::models::lower::Layer;
+use crate::models::segmentors::Segmentor;
+
+/// Metadata keys of an rtseg export.
+pub mod meta {
+    pub const MODEL: &str = "rtseg.model";
+    pub const VERSION: &str = "rtseg.version";
+    pub const LABEL_SPACE: &str = "rtseg.label_space";
+    pub const NUM_CLASSES: &str = "rtseg.num_classes";
+    /// JSON list of class names, in id order.
+    pub const CLASSES: &str = "rtseg.classes";
+    /// JSON list of `[r, g, b]`, in id order.
+    pub const PALETTE: &str = "rtseg.palette";
+    /// JSON `[r, g, b]` in `[0, 1]` units.
+    pub const MEAN: &str = "rtseg.mean";
+    pub const STD: &str = "rtseg.std";
+    pub const CHANNEL_ORDER: &str = "rtseg.channel_order";
+    pub const WEIGHTS_SHA256: &str = "rtseg.weights_sha256";
+    /// `normalized_nchw_f32` or `rgb_nhwc_u8`.
+    pub const INPUT: &str = "rtseg.input";
+    /// `logits_f32`, `class_ids_u8` or `class_ids_i32`.
+    pub const OUTPUT: &str = "rtseg.output";
+    /// `f32` or `f16` inside the graph.
+    pub const PRECISION: &str = "rtseg.precision";
+}
+
+/// The class-id output of an export with argmax.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArgmaxOutput {
+    U8,
+    I32,
+}
+
+/// What the exported graph looks like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// Fixed input `(height, width)`; `None` leaves both dynamic.
+    pub size: Option<(u32, u32)>,
+    /// Fixed batch; `None` leaves it dynamic.
+    pub batch: Option<usize>,
+    /// Half-precision weights and arithmetic (inputs and outputs stay f32 / u8).
+    pub fp16: bool,
+    /// Take 8-bit RGB NHWC and normalise inside the graph.
+    pub with_preprocess: bool,
+    /// Return class ids instead of scores.
+    pub argmax: Option<ArgmaxOutput>,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        Self {
+            size: None,
+            batch: Some(1),
+            fp16: false,
+            with_preprocess: false,
+            argmax: None,
+        }
+    }
+}
+
+/// The graph input's layout name stored under [`meta::INPUT`].
+pub const INPUT_NORMALIZED: &str = "normalized_nchw_f32";
+pub const INPUT_RGB_U8: &str = "rgb_nhwc_u8";
+
+/// Builds the ONNX model of `model` (eval mode) with the card in its metadata.
+///
+/// # Errors
+/// A fixed size the model card refuses.
+pub fn export(
+    model: &Segmentor,
+    card: &ModelCard,
+    weights_sha256: Option<&str>,
+    options: &ExportOptions,
+) -> anyhow::Result<ModelProto> {
+    if let Some((h, w)) = options.size {
+        card.input.check_size(h, w)?;
+    }
+    let float = if options.fp16 {
+        ElemType::F16
+    } else {
+        ElemType::F32
+    };
+    let batch = options.batch.map_or(Dim::Dynamic, Dim::Fixed);
+    let (height, width) = match options.size {
+        Some((h, w)) => (Dim::Fixed(h as usize), Dim::Fixed(w as usize)),
+        None => (Dim::Dynamic, Dim::Dynamic),
+    };
+    let mut g = OnnxGraph::new(float);
+    let x = if options.with_preprocess {
+        let image = g.input(
+            "image",
+            ElemType::U8,
+            &[batch, height, width, Dim::Fixed(3)],
+            &["batch", "height", "width", "channels"],
+        );
+        let x = g.cast(&image, ElemType::F32);
+        let x = g.transpose(&x, &[0, 3, 1, 2]);
+        let x = match card.input.channel_order {
+            ChannelOrder::Rgb => x,
+            ChannelOrder::Bgr => {
+                let planes: Vec<_> = [2, 1, 0]
+                    .iter()
+                    .map(|&c| g.slice_axis(&x, 1, c, 1))
+                    .collect();
+                g.concat(&planes.iter().collect::<Vec<_>>(), 1)
+            }
+        };
+        let (scale, shift) = card.input.affine();
+        let scale = g.floats_of(ElemType::F32, "scale", &scale, &[1, 3, 1, 1]);
+        let shift = g.floats_of(ElemType::F32, "shift", &shift, &[1, 3, 1, 1]);
+        let x = g.binary_const("Mul", &x, &scale, &[1, 3, 1, 1]);
+        g.binary_const("Add", &x, &shift, &[1, 3, 1, 1])
+    } else {
+        g.input(
+            "input",
+            ElemType::F32,
+            &[batch, Dim::Fixed(3), height, width],
+            &["batch", "channels", "height", "width"],
+        )
+    };
+    let x = if options.fp16 {
+        g.cast(&x, ElemType::F16)
+    } else {
+        x
+    };
+    let scores = model.emit_onnx(&mut g, &x);
+    // Scores leave the graph as f32; ArgMax runs on f32 too (ONNX Runtime's CPU ArgMax has
+    // no f16 kernel).
+    let scores = if options.fp16 {
+        g.cast(&scores, ElemType::F32)
+    } else {
+        scores
+    };
+    let output_kind = match options.argmax {
+        None => {
+            g.output(
+                &scores,
+                "logits",
+                ElemType::F32,
+                &["batch", "classes", "height", "width"],
+            );
+            "logits_f32"
+        }
+        Some(kind) => {
+            let ids = g.argmax(&scores, 1);
+            let (elem, name) = match kind {
+                ArgmaxOutput::U8 => (ElemType::U8, "class_ids_u8"),
+                ArgmaxOutput::I32 => (ElemType::I32, "class_ids_i32"),
+            };
+            let ids = g.cast(&ids, elem);
+            g.output(&ids, "mask", elem, &["batch", "height", "width"]);
+            name
+        }
+    };
+    let space = card.label_space;
+    let mut metadata = vec![
+        (meta::MODEL, card.model.clone()),
+        (meta::VERSION, env!("CARGO_PKG_VERSION").to_string()),
+        (meta::LABEL_SPACE, space.name().to_string()),
+        (meta::NUM_CLASSES, space.num_classes().to_string()),
+        (meta::CLASSES, json!(space.class_names()).to_string()),
+        (meta::PALETTE, json!(space.palette()).to_string()),
+        (meta::MEAN, json!(card.input.mean).to_string()),
+        (meta::STD, json!(card.input.std).to_string()),
+        (
+            meta::CHANNEL_ORDER,
+            json!(card.input.channel_order)
+                .as_str()
+                .unwrap_or("rgb")
+                .to_string(),
+        ),
+        (
+            meta::INPUT,
+            if options.with_preprocess {
+                INPUT_RGB_U8
+            } else {
+                INPUT_NORMALIZED
+            }
+            .to_string(),
+        ),
+        (meta::OUTPUT, output_kind.to_string()),
+        (
+            meta::PRECISION,
+            if options.fp16 { "f16" } else { "f32" }.to_string(),
+        ),
+    ];
+    if let Some(sha) = weights_sha256 {
+        metadata.push((meta::WEIGHTS_SHA256, sha.to_string()));
+    }
+    let metadata: Vec<(String, String)> = metadata
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let doc = format!(
+        "{} for {} ({} classes), exported by rtseg {}",
+        card.model,
+        space.name(),
+        space.num_classes(),
+        env!("CARGO_PKG_VERSION")
+    );
+    Ok(g.finish(&card.model, &doc, &metadata))
+}
+
+/// Serialises `model` to `path` atomically (nothing is left under `path` on failure).
+pub fn save(model: &ModelProto, path: &Path) -> anyhow::Result<()> {
+    let bytes = model
+        .write_to_bytes()
+        .map_err(|e| anyhow::anyhow!("{}: cannot serialise the ONNX model: {e}", path.display()))?;
+    crate::io::write_atomic(path, &bytes)
+}

@@ -30,4 +30,4 @@ export RTSEG_REQUIRE_PEERS=1
 # The shared data is reached by path, never copied into the repository.
 export RTSEG_CAMVID="${RTSEG_CAMVID:-$PWD/../shared/data/camvid}"
 export RTSEG_PSEUDO_CITYSCAPES="${RTSEG_PSEUDO_CITYSCAPES:-$PWD/../shared/data/pseudo_cityscapes}"
-cargo test --locked "$@"
+cargo test --locked --features ort "$@"

@@ -27,16 +27,21 @@ mod with_onnx_runtime {
     use rand_chacha::ChaCha8Rng;
 
     use rtseg::models::backbones::darts::{
-        CellInput, CellOp, DartsNetworkConfig, FactorizedReduceConfig, Genotype, OpKind,
-        ReluDwPwBnConfig,
+        CellInput, CellOp, DartsNetwork, DartsNetworkConfig, FactorizedReduceConfig, Genotype,
+        OpKind, ReluDwPwBnConfig,
     };
     use rtseg::models::backbones::mobilenet_v3::{
-        InvertedResidualConfig, MobileNetV3Config, SqueezeExciteConfig,
+        InvertedResidualConfig, MobileNetV3, MobileNetV3Config, SqueezeExciteConfig,
     };
-    use rtseg::models::backbones::resnet::{BasicBlockConfig, ResNetDeepStemConfig};
-    use rtseg::models::decoders::mfaranet::{FlowAlignConfig, MfamConfig, RamConfig};
+    use rtseg::models::backbones::resnet::{
+        BasicBlockConfig, ResNetDeepStem, ResNetDeepStemConfig,
+    };
+    use rtseg::models::decoders::mfaranet::{
+        FlowAlign, FlowAlignConfig, Mfam, MfamConfig, Ram, RamConfig,
+    };
     use rtseg::models::decoders::mfma::{
-        ConcatFusionConfig, ImageBranchConfig, MalcConfig, MasgConfig, MasgFusion, MfaConfig,
+        ConcatFusion, ConcatFusionConfig, ImageBranchConfig, MalcConfig, MasgConfig, MasgFusion,
+        Mfa, MfaConfig,
     };
     use rtseg::models::heads::AsfmAttentionConfig;
     use rtseg::models::layers::{Activation, ConvBnActConfig, conv2d_config};
@@ -194,13 +199,13 @@ mod with_onnx_runtime {
                     &format!("resize {h}x{w}->{oh}x{ow} align {align}"),
                     &[[2, 3, h, w]],
                     false,
-                    |x| Eager.resize(&x[0], &oh, &ow, align),
+                    |x| Eager.resize(x[0].clone(), &oh, &ow, align),
                     |g, x| {
                         let (oh, ow) = (
                             rtseg::onnx::graph::Size::Fixed(oh),
                             rtseg::onnx::graph::Size::Fixed(ow),
                         );
-                        Lower::resize(g, &x[0], &oh, &ow, align)
+                        Lower::resize(g, x[0].clone(), &oh, &ow, align)
                     },
                 );
             }
@@ -209,18 +214,18 @@ mod with_onnx_runtime {
 
     /// The generic primitives of [`Lower`] on dynamic and fixed shapes.
     fn primitives<L: Lower>(l: &mut L, x: &[L::V]) -> L::V {
-        let a = l.shift_up_left(&x[0]);
-        let b = l.global_avg_pool(&x[0]);
-        let a = l.mul(&a, &b);
-        let c = l.channels(&a, 1, 2);
+        let a = l.shift_up_left(x[0].clone());
+        let b = l.global_avg_pool(x[0].clone());
+        let a = l.mul(a, b);
+        let c = l.channels(a, 1, 2);
         let (h, w) = (l.size(&x[1], 2), l.size(&x[1], 3));
         let (h2, w2) = (l.div_ceil(&h, 2), l.div_ceil(&w, 3));
-        let c = l.resize(&c, &h2, &w2, false);
-        let d = l.resize_like(&c, &x[1], true);
-        let d = l.act(Activation::HardSwish, &d);
-        let e = l.act(Activation::HardSigmoid, &x[1]);
-        let f = l.add(&d, &e);
-        l.cat(&[f, x[1].clone()])
+        let c = l.resize(c, &h2, &w2, false);
+        let d = l.resize_like(c, &x[1], true);
+        let d = l.act(Activation::HardSwish, d);
+        let e = l.act(Activation::HardSigmoid, x[1].clone());
+        let f = l.add(d, e);
+        l.cat(vec![f, x[1].clone()])
     }
 
     #[test]
@@ -236,6 +241,12 @@ mod with_onnx_runtime {
         }
     }
 
+    /// `x[1]` warped by the grid that `align` predicts from `x[0]` and `x[1]`.
+    fn warp<L: Lower>(align: &FlowAlign, l: &mut L, x: &[L::V]) -> L::V {
+        let grid = align.lower(l, x[0].clone(), x[1].clone());
+        l.grid_sample(x[1].clone(), grid, true)
+    }
+
     #[test]
     fn flow_grid_and_grid_sample_agree() {
         let align = perturb(FlowAlignConfig::new().with_channels(8).init(&device()), 3).valid();
@@ -244,14 +255,8 @@ mod with_onnx_runtime {
                 &format!("flow align dynamic {dynamic}"),
                 &[[1, 8, 11, 13], [1, 8, 6, 7]],
                 dynamic,
-                |x| {
-                    let grid = align.lower(&mut Eager, &x[0], &x[1]);
-                    Eager.grid_sample(&x[1], &grid, true)
-                },
-                |g, x| {
-                    let grid = align.lower(g, &x[0], &x[1]);
-                    Lower::grid_sample(g, &x[1], &grid, true)
-                },
+                |x| warp(&align, &mut Eager, x),
+                |g, x| warp(&align, g, x),
             );
         }
     }
@@ -304,6 +309,11 @@ mod with_onnx_runtime {
         assert_layer("inverted residual s2", block, [1, 16, 15, 11]);
     }
 
+    fn fusions<L: Lower>(fuse: &ConcatFusion, mfa: &Mfa, l: &mut L, x: &[L::V]) -> L::V {
+        let f = fuse.lower(l, x[0].clone(), x[1].clone());
+        mfa.lower(l, f, x[1].clone())
+    }
+
     #[test]
     fn mfma_blocks_agree() {
         assert_layer("malc", MalcConfig::new(12).init(&device()), [1, 12, 9, 13]);
@@ -319,14 +329,8 @@ mod with_onnx_runtime {
             "concat fusion + mfa",
             &[[1, 8, 5, 6], [1, 8, 9, 11]],
             false,
-            |x| {
-                let f = fuse.lower(&mut Eager, &x[0], &x[1]);
-                mfa.lower(&mut Eager, &f, &x[1])
-            },
-            |g, x| {
-                let f = fuse.lower(g, &x[0], &x[1]);
-                mfa.lower(g, &f, &x[1])
-            },
+            |x| fusions(&fuse, &mfa, &mut Eager, x),
+            |g, x| fusions(&fuse, &mfa, g, x),
         );
     }
 
@@ -377,6 +381,14 @@ mod with_onnx_runtime {
         }
     }
 
+    /// MFAM over four features, then RAM aligning three of the scales.
+    fn aggregate<L: Lower>(mfam: &Mfam, ram: &Ram, l: &mut L, x: &[L::V]) -> L::V {
+        let features = [x[0].clone(), x[1].clone(), x[2].clone(), x[3].clone()];
+        let fused = mfam.lower(l, features, 4);
+        let aligned = ram.lower(l, &fused, &[1, 3, 4]);
+        l.cat(aligned)
+    }
+
     #[test]
     fn resnet_and_mfaranet_blocks_agree() {
         let block = BasicBlockConfig::new(8, 16, 2, 2).init(&device());
@@ -399,25 +411,28 @@ mod with_onnx_runtime {
             "mfam + ram",
             &shapes,
             false,
-            |x| {
-                let f = mfam.lower(
-                    &mut Eager,
-                    &[x[0].clone(), x[1].clone(), x[2].clone(), x[3].clone()],
-                    4,
-                );
-                let aligned = ram.lower(&mut Eager, &f, &[1, 3, 4]);
-                Eager.cat(&aligned)
-            },
-            |g, x| {
-                let f = mfam.lower(
-                    g,
-                    &[x[0].clone(), x[1].clone(), x[2].clone(), x[3].clone()],
-                    4,
-                );
-                let aligned = ram.lower(g, &f, &[1, 3, 4]);
-                g.cat(&aligned)
-            },
+            |x| aggregate(&mfam, &ram, &mut Eager, x),
+            |g, x| aggregate(&mfam, &ram, g, x),
         );
+    }
+
+    /// Every tap of the three backbones, resized to the first and concatenated.
+    fn all_taps<L: Lower>(
+        mobilenet: &MobileNetV3,
+        darts: &DartsNetwork,
+        resnet: &ResNetDeepStem,
+        l: &mut L,
+        x: &[L::V],
+    ) -> L::V {
+        let mut taps = mobilenet.lower(l, x[0].clone()).to_vec();
+        taps.extend(darts.lower(l, x[0].clone()));
+        taps.extend(resnet.lower(l, x[0].clone()));
+        let like = taps[0].clone();
+        let resized = taps
+            .into_iter()
+            .map(|t| l.resize_like(t, &like, false))
+            .collect();
+        l.cat(resized)
     }
 
     #[test]
@@ -435,28 +450,8 @@ mod with_onnx_runtime {
             "backbones",
             &[[1, 3, 67, 93]],
             false,
-            |x| {
-                let mut taps = mobilenet.lower(&mut Eager, &x[0]).to_vec();
-                taps.extend(darts.lower(&mut Eager, &x[0]));
-                taps.extend(resnet.lower(&mut Eager, &x[0]));
-                let like = taps[0].clone();
-                let resized: Vec<_> = taps
-                    .iter()
-                    .map(|t| Eager.resize_like(t, &like, false))
-                    .collect();
-                Eager.cat(&resized)
-            },
-            |g, x| {
-                let mut taps = mobilenet.lower(g, &x[0]).to_vec();
-                taps.extend(darts.lower(g, &x[0]));
-                taps.extend(resnet.lower(g, &x[0]));
-                let like = taps[0].clone();
-                let resized: Vec<_> = taps
-                    .iter()
-                    .map(|t| g.resize_like(t, &like, false))
-                    .collect();
-                g.cat(&resized)
-            },
+            |x| all_taps(&mobilenet, &darts, &resnet, &mut Eager, x),
+            |g, x| all_taps(&mobilenet, &darts, &resnet, g, x),
         );
     }
 

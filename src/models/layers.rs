@@ -8,7 +8,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{hard_sigmoid, hard_swish, relu, sigmoid};
 use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
 use serde::{Deserialize, Serialize};
 
 use super::lower::Layer;
@@ -64,12 +64,69 @@ impl Activation {
 /// MACs from the module tree instead of from a hand-written table.
 pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let y = conv.forward(x);
+    count_conv_macs(conv, &y);
+    y
+}
+
+fn count_conv_macs(conv: &Conv2d, y: &Tensor<4>) {
     if profile::is_active() {
         let [_, c_in_per_group, kh, kw] = conv.weight.dims();
         let [n, c_out, h, w] = y.dims();
         profile::add_macs((n * c_out * h * w * c_in_per_group * kh * kw) as u64);
     }
+}
+
+/// Whether `bn` normalises with batch statistics (training on an autodiff device) rather than
+/// its running ones — burn's own rule in `BatchNorm::forward`.
+pub fn batchnorm_trains(bn: &BatchNorm, x: &Tensor<4>) -> bool {
+    x.device().is_autodiff() && bn.training.is_enabled()
+}
+
+/// `conv` followed by eval-mode `bn`, computed as one convolution whose weights have the
+/// BatchNorm folded in (`w' = w · s`, `b' = b · s + t` with `s = γ/√(σ²+ε)`, `t = β − μ·s`),
+/// restricted to BatchNorm channels `channels`. Folding costs one pass over the weights per
+/// call instead of a pass over the activation, which is much larger.
+pub fn conv_bn_forward(
+    conv: &Conv2d,
+    bn: &BatchNorm,
+    channels: std::ops::Range<usize>,
+    x: Tensor<4>,
+) -> Tensor<4> {
+    let range = channels.start..channels.end;
+    let gamma = bn.gamma.val().slice(range.clone());
+    let var = bn.running_var.value().slice(range.clone());
+    let scale = gamma / (var + bn.epsilon).sqrt();
+    let mean = bn.running_mean.value().slice(range.clone());
+    let shift = bn.beta.val().slice(range) - mean * scale.clone();
+    let c = scale.dims()[0];
+    let weight = conv.weight.val() * scale.clone().reshape([c, 1, 1, 1]);
+    let bias = match &conv.bias {
+        Some(b) => b.val() * scale + shift,
+        None => shift,
+    };
+    let [t, l, b, r] = conv_spec_pads(conv);
+    let options =
+        ConvOptions::new_with_padding(conv.stride, [(t, b), (l, r)], conv.dilation, conv.groups);
+    let y = burn::tensor::module::conv2d(x, weight, Some(bias), options);
+    count_conv_macs(conv, &y);
     y
+}
+
+/// `[top, left, bottom, right]` padding of a convolution.
+fn conv_spec_pads(conv: &Conv2d) -> [usize; 4] {
+    let [kh, kw] = conv.kernel_size;
+    match conv.padding {
+        PaddingConfig2d::Explicit(t, l, b, r) => [t, l, b, r],
+        PaddingConfig2d::Valid => [0; 4],
+        // Not used by the zoo; odd kernels pad symmetrically.
+        PaddingConfig2d::Same => {
+            let (ph, pw) = (
+                (kh - 1) * conv.dilation[0] / 2,
+                (kw - 1) * conv.dilation[1] / 2,
+            );
+            [ph, pw, ph, pw]
+        }
+    }
 }
 
 /// A burn convolution as an ONNX `Conv` specification (weights, bias, stride, padding).
@@ -212,8 +269,13 @@ impl Layer for ConvBnAct {
     /// # Shapes
     /// `[N, c_in, H, W] → [N, c_out, ⌈H/stride⌉, ⌈W/stride⌉]` (odd kernels).
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = conv_forward(&self.conv, x);
-        let x = self.bn.forward(x);
+        let x = if batchnorm_trains(&self.bn, &x) {
+            let x = conv_forward(&self.conv, x);
+            self.bn.forward(x)
+        } else {
+            let channels = 0..self.conv.weight.dims()[0];
+            conv_bn_forward(&self.conv, &self.bn, channels, x)
+        };
         self.act.apply(x)
     }
 

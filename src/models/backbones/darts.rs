@@ -12,8 +12,8 @@ use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
 use crate::models::layers::{
-    Activation, ConvBnAct, ConvBnActConfig, batchnorm_affine, conv_forward, conv_spec,
-    conv2d_config, conv2d_dilated_config, emit_conv, fold_affine,
+    Activation, ConvBnAct, ConvBnActConfig, batchnorm_affine, batchnorm_trains, conv_bn_forward,
+    conv_forward, conv_spec, conv2d_config, conv2d_dilated_config, emit_conv, fold_affine,
 };
 use crate::models::lower::{Block, Eager, Layer, Lower};
 use crate::onnx::graph::{OnnxGraph, Value};
@@ -127,7 +127,12 @@ impl Layer for ReluDwPwBn {
     /// `[N, C, H, W] → [N, C, ⌈H/stride⌉, ⌈W/stride⌉]`.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = conv_forward(&self.depthwise, relu(x));
-        self.bn.forward(conv_forward(&self.pointwise, x))
+        if batchnorm_trains(&self.bn, &x) {
+            self.bn.forward(conv_forward(&self.pointwise, x))
+        } else {
+            let channels = 0..self.pointwise.weight.dims()[0];
+            conv_bn_forward(&self.pointwise, &self.bn, channels, x)
+        }
     }
 
     fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
@@ -174,21 +179,27 @@ impl Layer for FactorizedReduce {
     /// `[N, c_in, H, W] → [N, c_out, ⌈H/2⌉, ⌈W/2⌉]`.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = relu(x);
-        let shifted = Eager.shift_up_left(&x);
-        let y = Tensor::cat(
-            vec![
+        let shifted = Eager.shift_up_left(x.clone());
+        if batchnorm_trains(&self.bn, &x) {
+            let halves = vec![
                 conv_forward(&self.conv_a, x),
                 conv_forward(&self.conv_b, shifted),
-            ],
-            1,
-        );
-        self.bn.forward(y)
+            ];
+            return self.bn.forward(Tensor::cat(halves, 1));
+        }
+        // The BatchNorm over the concatenation is each half's own, folded into its conv.
+        let half = self.conv_a.weight.dims()[0];
+        let halves = vec![
+            conv_bn_forward(&self.conv_a, &self.bn, 0..half, x),
+            conv_bn_forward(&self.conv_b, &self.bn, half..2 * half, shifted),
+        ];
+        Tensor::cat(halves, 1)
     }
 
     /// The BatchNorm over the concatenation is folded into each half's convolution.
     fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
         let x = g.unary("Relu", x);
-        let shifted = g.shift_up_left(&x);
+        let shifted = g.shift_up_left(x.clone());
         let (scale, shift) = batchnorm_affine(&self.bn);
         let half = scale.len() / 2;
         let a = fold_affine(conv_spec(&self.conv_a), &scale[..half], &shift[..half]);
@@ -249,13 +260,13 @@ impl CellOp {
 impl Block for CellOp {
     /// # Shapes
     /// `[N, C, H, W] → [N, C, ⌈H/stride⌉, ⌈W/stride⌉]`.
-    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
+    fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
         match self {
-            CellOp::SepConv(units) => units.iter().fold(x.clone(), |x, unit| l.apply(unit, &x)),
+            CellOp::SepConv(units) => units.iter().fold(x, |x, unit| l.apply(unit, x)),
             CellOp::DilConv(unit) => l.apply(unit, x),
             CellOp::MaxPool(pool) => l.apply(pool, x),
             CellOp::AvgPool(pool) => l.apply(pool, x),
-            CellOp::Identity(_) => x.clone(),
+            CellOp::Identity(_) => x,
             CellOp::Reduce(reduce) => l.apply(reduce, x),
         }
     }
@@ -325,12 +336,12 @@ impl CellInput {
 impl Block for CellInput {
     /// # Shapes
     /// `[N, c_in, H, W] → [N, c_out, H', W']` (halved by `Reduce`).
-    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
+    fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
         match self {
             CellInput::Reduce(reduce) => l.apply(reduce, x),
             CellInput::ReluConvBn(unit) => {
                 let x = l.relu(x);
-                l.apply(&unit.inner, &x)
+                l.apply(&unit.inner, x)
             }
         }
     }
@@ -352,15 +363,15 @@ pub struct Cell {
 impl Cell {
     /// # Shapes
     /// `s0`, `s1` (the two previous cells' outputs) → `[N, C · concat.len(), H', W']`.
-    fn lower<L: Lower>(&self, l: &mut L, s0: &L::V, s1: &L::V) -> L::V {
+    fn lower<L: Lower>(&self, l: &mut L, s0: L::V, s1: L::V) -> L::V {
         let mut states = vec![l.apply(&self.pre0, s0), l.apply(&self.pre1, s1)];
         for (pair, inputs) in self.ops.chunks(2).zip(self.inputs.chunks(2)) {
-            let a = l.apply(&pair[0], &states[inputs[0]]);
-            let b = l.apply(&pair[1], &states[inputs[1]]);
-            states.push(l.add(&a, &b));
+            let a = l.apply(&pair[0], states[inputs[0]].clone());
+            let b = l.apply(&pair[1], states[inputs[1]].clone());
+            states.push(l.add(a, b));
         }
         let chosen: Vec<L::V> = self.concat.iter().map(|&i| states[i].clone()).collect();
-        l.cat(&chosen)
+        l.cat(chosen)
     }
 }
 
@@ -480,13 +491,13 @@ impl DartsNetwork {
     /// # Shapes
     /// `[N, 3, H, W]` → three `[N, Cᵢ, H/sᵢ, W/sᵢ]` with strides 16, 32, 64 for the MsNet
     /// layout (each division rounded up).
-    pub fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> [L::V; 3] {
+    pub fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> [L::V; 3] {
         let x = l.apply(&self.stem[0], x);
-        let mut s0 = l.apply(&self.stem[1], &x);
-        let mut s1 = l.apply(&self.stem[2], &s0);
+        let mut s0 = l.apply(&self.stem[1], x);
+        let mut s1 = l.apply(&self.stem[2], s0.clone());
         let mut taps = Vec::with_capacity(3);
         for (i, cell) in self.cells.iter().enumerate() {
-            let out = cell.lower(l, &s0, &s1);
+            let out = cell.lower(l, s0, s1.clone());
             if self.taps.contains(&i) {
                 taps.push(out.clone());
             }

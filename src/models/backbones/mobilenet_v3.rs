@@ -109,13 +109,13 @@ impl SqueezeExciteConfig {
 impl Block for SqueezeExcite {
     /// # Shapes
     /// `[N, C, H, W] → [N, C, H, W]`, gated by a per-channel weight `[N, C, 1, 1]`.
-    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
-        let s = l.global_avg_pool(x);
-        let s = l.apply(&self.fc1, &s);
-        let s = l.relu(&s);
-        let w = l.apply(&self.fc2, &s);
-        let w = l.act(Activation::HardSigmoid, &w);
-        l.mul(x, &w)
+    fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
+        let s = l.global_avg_pool(x.clone());
+        let s = l.apply(&self.fc1, s);
+        let s = l.relu(s);
+        let w = l.apply(&self.fc2, s);
+        let w = l.act(Activation::HardSigmoid, w);
+        l.mul(x, w)
     }
 }
 
@@ -169,17 +169,21 @@ impl InvertedResidualConfig {
 impl Block for InvertedResidual {
     /// # Shapes
     /// `[N, c_in, H, W] → [N, c_out, ⌈H/stride⌉, ⌈W/stride⌉]`.
-    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
+    fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
+        let identity = self.use_residual.then(|| x.clone());
         let mut y = match &self.expand {
             Some(expand) => l.apply(expand, x),
-            None => x.clone(),
+            None => x,
         };
-        y = l.apply(&self.depthwise, &y);
+        y = l.apply(&self.depthwise, y);
         if let Some(se) = &self.se {
-            y = l.apply(se, &y);
+            y = l.apply(se, y);
         }
-        y = l.apply(&self.project, &y);
-        if self.use_residual { l.add(x, &y) } else { y }
+        y = l.apply(&self.project, y);
+        match identity {
+            Some(x) => l.add(x, y),
+            None => y,
+        }
     }
 }
 
@@ -227,18 +231,18 @@ impl MobileNetV3 {
     /// # Shapes
     /// `[N, 3, H, W]` → `[N, 40, H/8, W/8]`, `[N, 112, H/16, W/16]`, `[N, 960, H/32, W/32]`,
     /// each division rounded up.
-    pub fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> [L::V; 3] {
+    pub fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> [L::V; 3] {
         let mut x = l.apply(&self.stem, x);
         let (mut tap8, mut tap16) = (None, None);
         for (i, block) in self.blocks.iter().enumerate() {
-            x = l.apply(block, &x);
+            x = l.apply(block, x);
             match i {
                 TAP_1_8 => tap8 = Some(x.clone()),
                 TAP_1_16 => tap16 = Some(x.clone()),
                 _ => {}
             }
         }
-        let tap32 = l.apply(&self.last, &x);
+        let tap32 = l.apply(&self.last, x);
         [
             tap8.expect("LARGE has a 1/8 tap"),
             tap16.expect("LARGE has a 1/16 tap"),

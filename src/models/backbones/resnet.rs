@@ -51,15 +51,15 @@ impl BasicBlockConfig {
 impl Block for BasicBlock {
     /// # Shapes
     /// `[N, c_in, H, W] → [N, c_out, ⌈H/stride⌉, ⌈W/stride⌉]`.
-    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
+    fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
         let identity = match &self.downsample {
-            Some(down) => l.apply(down, x),
+            Some(down) => l.apply(down, x.clone()),
             None => x.clone(),
         };
         let y = l.apply(&self.conv1, x);
-        let y = l.apply(&self.conv2, &y);
-        let y = l.add(&y, &identity);
-        l.relu(&y)
+        let y = l.apply(&self.conv2, y);
+        let y = l.add(y, identity);
+        l.relu(y)
     }
 }
 
@@ -120,19 +120,15 @@ impl ResNetDeepStem {
     /// # Shapes
     /// `[N, 3, H, W]` → `[N, 64, H/4, W/4]`, `[N, 128, H/8, W/8]`, `[N, 256, H/16, W/16]`,
     /// `[N, 512, H/32, W/32]` (each division rounded up).
-    pub fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> [L::V; 4] {
-        let x = self
-            .stem
-            .iter()
-            .fold(x.clone(), |x, conv| l.apply(conv, &x));
-        let x = l.apply(&self.maxpool, &x);
-        let mut run = |layer: &[BasicBlock], x: &L::V| {
-            layer.iter().fold(x.clone(), |x, block| l.apply(block, &x))
-        };
-        let b1 = run(&self.layer1, &x);
-        let b2 = run(&self.layer2, &b1);
-        let b3 = run(&self.layer3, &b2);
-        let b4 = run(&self.layer4, &b3);
+    pub fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> [L::V; 4] {
+        let x = self.stem.iter().fold(x, |x, conv| l.apply(conv, x));
+        let x = l.apply(&self.maxpool, x);
+        let mut run =
+            |layer: &[BasicBlock], x: L::V| layer.iter().fold(x, |x, block| l.apply(block, x));
+        let b1 = run(&self.layer1, x);
+        let b2 = run(&self.layer2, b1.clone());
+        let b3 = run(&self.layer3, b2.clone());
+        let b4 = run(&self.layer4, b3.clone());
         [b1, b2, b3, b4]
     }
 }

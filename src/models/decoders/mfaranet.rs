@@ -54,33 +54,33 @@ impl Mfam {
     /// # Shapes
     /// Backbone features `[N, Cᵢ, H/2^(i+1), W/2^(i+1)]` for i = 1..4 → `depth` tensors
     /// `[N, C, H/2^(i+1), W/2^(i+1)]`.
-    pub fn lower<L: Lower>(&self, l: &mut L, features: &[L::V; 4], depth: usize) -> Vec<L::V> {
+    pub fn lower<L: Lower>(&self, l: &mut L, features: [L::V; 4], depth: usize) -> Vec<L::V> {
         let lat: Vec<L::V> = features
-            .iter()
+            .into_iter()
             .zip(&self.laterals)
             .map(|(x, lateral)| l.apply(lateral, x))
             .collect();
         // Top-down: T4 = L4, Ti = CBR(up(T_{i+1}) + Li); td[i] is T_{i+1} (0-based scale i).
         let mut td = vec![lat[3].clone()];
         for (i, conv) in (0..3).rev().zip(&self.top_down) {
-            let up = l.resize_like(&td[0], &lat[i], true);
-            let sum = l.add(&up, &lat[i]);
-            td.insert(0, l.apply(conv, &sum));
+            let up = l.resize_like(td[0].clone(), &lat[i], true);
+            let sum = l.add(up, lat[i].clone());
+            td.insert(0, l.apply(conv, sum));
         }
         // Bottom-up: D1 = L1, Di = CBR(down(D_{i−1}) + Li).
         let mut bu = vec![lat[0].clone()];
         for (i, conv) in (1..depth).zip(&self.bottom_up) {
-            let down = l.resize_like(&bu[i - 1], &lat[i], true);
-            let sum = l.add(&down, &lat[i]);
-            bu.push(l.apply(conv, &sum));
+            let down = l.resize_like(bu[i - 1].clone(), &lat[i], true);
+            let sum = l.add(down, lat[i].clone());
+            bu.push(l.apply(conv, sum));
         }
         (0..depth)
             .map(|i| match i {
                 0 => td[0].clone(),
                 3 => bu[3].clone(),
                 _ => {
-                    let sum = l.add(&td[i], &bu[i]);
-                    l.apply(&self.fuse[i - 1], &sum)
+                    let sum = l.add(td[i].clone(), bu[i].clone());
+                    l.apply(&self.fuse[i - 1], sum)
                 }
             })
             .collect()
@@ -119,13 +119,13 @@ impl FlowAlign {
     ///
     /// # Shapes
     /// `high: [N, C, h, w]`, `low: [N, C, h', w']` → grid `[N, h, w, 2]` (x first).
-    pub fn lower<L: Lower>(&self, l: &mut L, high: &L::V, low: &L::V) -> L::V {
+    pub fn lower<L: Lower>(&self, l: &mut L, high: L::V, low: L::V) -> L::V {
         let low = l.apply(&self.down_low, low);
-        let low = l.resize_like(&low, high, true);
+        let low = l.resize_like(low, &high, true);
         let high = l.apply(&self.down_high, high);
-        let both = l.cat(&[high, low]);
-        let flow = l.apply(&self.flow, &both);
-        l.flow_grid(&flow)
+        let both = l.cat(vec![high, low]);
+        let flow = l.apply(&self.flow, both);
+        l.flow_grid(flow)
     }
 }
 
@@ -169,7 +169,7 @@ impl Ram {
         let grids: Vec<L::V> = fused
             .windows(2)
             .zip(&self.aligns)
-            .map(|(pair, align)| align.lower(l, &pair[0], &pair[1]))
+            .map(|(pair, align)| align.lower(l, pair[0].clone(), pair[1].clone()))
             .collect();
         scales
             .iter()
@@ -177,7 +177,9 @@ impl Ram {
                 grids[..scale - 1]
                     .iter()
                     .rev()
-                    .fold(fused[scale - 1].clone(), |x, g| l.grid_sample(&x, g, true))
+                    .fold(fused[scale - 1].clone(), |x, g| {
+                        l.grid_sample(x, g.clone(), true)
+                    })
             })
             .collect()
     }

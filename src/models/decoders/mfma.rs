@@ -45,12 +45,12 @@ impl MalcConfig {
 impl Block for Malc {
     /// # Shapes
     /// `[N, C, H, W] → [N, C, H, W]`.
-    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
-        let w = l.global_avg_pool(x);
-        let w = l.apply(&self.gate, &w);
-        let w = l.act(Activation::Sigmoid, &w);
-        let gated = l.mul(x, &w);
-        l.add(x, &gated)
+    fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
+        let w = l.global_avg_pool(x.clone());
+        let w = l.apply(&self.gate, w);
+        let w = l.act(Activation::Sigmoid, w);
+        let gated = l.mul(x.clone(), w);
+        l.add(x, gated)
     }
 }
 
@@ -105,12 +105,12 @@ impl MasgConfig {
 
 impl Masg {
     /// Merges the transform `t` (`[N, C, 1, 1]`) into `x` (`[N, C, H, W]`).
-    fn fuse<L: Lower>(&self, l: &mut L, x: &L::V, t: &L::V) -> L::V {
+    fn fuse<L: Lower>(&self, l: &mut L, x: L::V, t: L::V) -> L::V {
         match self.fusion {
             MasgFusion::SigmoidGate => {
                 let gate = l.act(Activation::Sigmoid, t);
-                let gated = l.mul(x, &gate);
-                l.add(x, &gated)
+                let gated = l.mul(x.clone(), gate);
+                l.add(x, gated)
             }
             MasgFusion::Add => l.add(x, t),
         }
@@ -133,7 +133,7 @@ impl Layer for Masg {
         let m = t.dims()[1];
         let t = relu(self.norm.forward(t.reshape([n, m]))).reshape([n, m, 1, 1]);
         let t = conv_forward(&self.expand, t);
-        self.fuse(&mut Eager, &x, &t)
+        self.fuse(&mut Eager, x, t)
     }
 
     fn emit_onnx(&self, g: &mut OnnxGraph, x: &Value) -> Value {
@@ -152,7 +152,7 @@ impl Layer for Masg {
         let t = g.unary("Relu", &t);
         let t = g.reshape(&t, &[0, 0, 1, 1]);
         let t = emit_conv(g, &self.expand, None, &t);
-        self.fuse(g, x, &t)
+        self.fuse(g, x.clone(), t)
     }
 }
 
@@ -180,10 +180,10 @@ impl ConcatFusionConfig {
 impl ConcatFusion {
     /// # Shapes
     /// `a: [N, Ca, h, w]`, `b: [N, Cb, H, W]` → `[N, c_out, H, W]`.
-    pub fn lower<L: Lower>(&self, l: &mut L, a: &L::V, b: &L::V) -> L::V {
-        let a = l.resize_like(a, b, false);
-        let ab = l.cat(&[a, b.clone()]);
-        l.apply(&self.conv, &ab)
+    pub fn lower<L: Lower>(&self, l: &mut L, a: L::V, b: L::V) -> L::V {
+        let a = l.resize_like(a, &b, false);
+        let ab = l.cat(vec![a, b]);
+        l.apply(&self.conv, ab)
     }
 }
 
@@ -211,10 +211,10 @@ impl MfaConfig {
 impl Mfa {
     /// # Shapes
     /// `a: [N, Ca, h, w]`, `b: [N, c_out, H, W]` → `[N, c_out, H, W]`.
-    pub fn lower<L: Lower>(&self, l: &mut L, a: &L::V, b: &L::V) -> L::V {
-        let a = l.resize_like(a, b, false);
-        let a = l.apply(&self.proj, &a);
-        l.add(&a, b)
+    pub fn lower<L: Lower>(&self, l: &mut L, a: L::V, b: L::V) -> L::V {
+        let a = l.resize_like(a, &b, false);
+        let a = l.apply(&self.proj, a);
+        l.add(a, b)
     }
 }
 
@@ -256,12 +256,9 @@ impl ImageBranchConfig {
 impl Block for ImageBranch {
     /// # Shapes
     /// `[N, 3, H, W] → [N, C, H/2ᵏ, W/2ᵏ]` for `k` convs (rounded up).
-    fn lower<L: Lower>(&self, l: &mut L, image: &L::V) -> L::V {
-        let x = self
-            .convs
-            .iter()
-            .fold(image.clone(), |x, conv| l.apply(conv, &x));
-        l.apply(&self.malc, &x)
+    fn lower<L: Lower>(&self, l: &mut L, image: L::V) -> L::V {
+        let x = self.convs.iter().fold(image, |x, conv| l.apply(conv, x));
+        l.apply(&self.malc, x)
     }
 }
 
@@ -349,33 +346,33 @@ impl MfmaDecoder {
     /// # Shapes
     /// `image: [N, 3, H, W]`, taps `[N, Cᵢ, hᵢ, wᵢ]` (shallow to deep) →
     /// class scores `[N, K, ⌈H/8⌉, ⌈W/8⌉]`.
-    pub fn lower<L: Lower>(&self, l: &mut L, image: &L::V, taps: [L::V; 3]) -> L::V {
+    pub fn lower<L: Lower>(&self, l: &mut L, image: L::V, taps: [L::V; 3]) -> L::V {
         let [t1, t2, t3] = taps;
-        let (h, w) = (l.size(image, 2), l.size(image, 3));
-        let p3 = l.apply(&self.p3_proj, &t3);
-        let p3 = l.apply(&self.p3_attn, &p3);
-        let p2 = l.apply(&self.p2_proj, &t2);
-        let p2 = l.apply(&self.p2_attn, &p2);
-        let deep = self.lf1.lower(l, &p3, &p2);
-        let p1 = l.apply(&self.p1_proj, &t1);
-        let p1 = l.apply(&self.p1_attn, &p1);
-        let deep = self.lf2.lower(l, &deep, &p1);
+        let (h, w) = (l.size(&image, 2), l.size(&image, 3));
+        let p3 = l.apply(&self.p3_proj, t3);
+        let p3 = l.apply(&self.p3_attn, p3);
+        let p2 = l.apply(&self.p2_proj, t2);
+        let p2 = l.apply(&self.p2_attn, p2);
+        let deep = self.lf1.lower(l, p3, p2);
+        let p1 = l.apply(&self.p1_proj, t1);
+        let p1 = l.apply(&self.p1_attn, p1);
+        let deep = self.lf2.lower(l, deep, p1);
 
-        let full = l.apply(&self.branch_full, image);
-        let deep = self.mfa.lower(l, &deep, &full);
-        let deep = l.apply(&self.mfa_attn, &deep);
+        let full = l.apply(&self.branch_full, image.clone());
+        let deep = self.mfa.lower(l, deep, full);
+        let deep = l.apply(&self.mfa_attn, deep);
 
         let (h2, w2) = (l.div_ceil(&h, 2), l.div_ceil(&w, 2));
         let (h4, w4) = (l.div_ceil(&h, 4), l.div_ceil(&w, 4));
-        let half = l.resize(image, &h2, &w2, false);
+        let half = l.resize(image.clone(), &h2, &w2, false);
         let quarter = l.resize(image, &h4, &w4, false);
-        let half = l.apply(&self.branch_half, &half);
-        let quarter = l.apply(&self.branch_quarter, &quarter);
-        let shallow = self.lf3.lower(l, &half, &quarter);
-        let shallow = l.apply(&self.lf3_attn, &shallow);
+        let half = l.apply(&self.branch_half, half);
+        let quarter = l.apply(&self.branch_quarter, quarter);
+        let shallow = self.lf3.lower(l, half, quarter);
+        let shallow = l.apply(&self.lf3_attn, shallow);
 
         // MFC at the size of the deep path; channel order [shallow, deep] is a convention.
-        let fused = self.mfc.lower(l, &shallow, &deep);
-        l.apply(&self.classifier, &fused)
+        let fused = self.mfc.lower(l, shallow, deep);
+        l.apply(&self.classifier, fused)
     }
 }

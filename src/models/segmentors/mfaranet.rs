@@ -103,10 +103,10 @@ impl NetworkConfig for MfaraNetConfig {
 
 impl MfaraNet {
     /// The aligned features of the inference scales, each `[N, C, H/4, W/4]`.
-    fn aligned<L: Lower>(&self, l: &mut L, x: &L::V) -> Vec<L::V> {
+    fn aligned<L: Lower>(&self, l: &mut L, x: L::V) -> Vec<L::V> {
         let depth = *self.scales.last().expect("validated: at least one scale");
         let features = self.backbone.lower(l, x);
-        let fused = self.mfam.lower(l, &features, depth);
+        let fused = self.mfam.lower(l, features, depth);
         self.ram.lower(l, &fused, &self.scales)
     }
 
@@ -115,7 +115,7 @@ impl MfaraNet {
         self.scales
             .iter()
             .zip(aligned)
-            .map(|(&s, f)| l.apply(&self.score_heads[s - 1], f))
+            .map(|(&s, f)| l.apply(&self.score_heads[s - 1], f.clone()))
             .collect()
     }
 
@@ -129,31 +129,30 @@ impl MfaraNet {
             .iter()
             .zip(aligned.iter().zip(scores))
             .map(|(&s, (f, score))| {
-                let attention = l.apply(&self.attention_heads[s - 1], f);
-                l.mul(score, &attention)
+                let attention = l.apply(&self.attention_heads[s - 1], f.clone());
+                l.mul(score.clone(), attention)
             })
             .collect();
-        let (first, rest) = weighted
-            .split_first()
-            .expect("validated: at least one scale");
-        rest.iter().fold(first.clone(), |sum, w| l.add(&sum, w))
+        let mut weighted = weighted.into_iter();
+        let first = weighted.next().expect("validated: at least one scale");
+        weighted.fold(first, |sum, w| l.add(sum, w))
     }
 
     /// Everything the multi-scale joint supervision needs.
     pub fn forward_train(&self, x: Tensor<4>) -> MultiScaleOutput {
         let l = &mut Eager;
         let [_, _, h, w] = x.dims();
-        let aligned = self.aligned(l, &x);
+        let aligned = self.aligned(l, x);
         let scale_scores = self.scores(l, &aligned);
         let boundaries = self
             .scales
             .iter()
             .zip(&aligned)
-            .map(|(&s, f)| l.apply(&self.boundary_heads[s - 1], f))
+            .map(|(&s, f)| l.apply(&self.boundary_heads[s - 1], f.clone()))
             .collect();
         let fused = self.fuse(l, &aligned, &scale_scores);
         MultiScaleOutput {
-            fused: l.resize(&fused, &h, &w, true),
+            fused: l.resize(fused, &h, &w, true),
             scale_scores,
             boundaries,
         }
@@ -187,11 +186,11 @@ impl SegmentationModel for MfaraNet {
 impl Block for MfaraNet {
     /// # Shapes
     /// `[N, 3, H, W] → [N, K, H, W]`.
-    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
-        let (h, w) = (l.size(x, 2), l.size(x, 3));
+    fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
+        let (h, w) = (l.size(&x, 2), l.size(&x, 3));
         let aligned = self.aligned(l, x);
         let scores = self.scores(l, &aligned);
         let fused = self.fuse(l, &aligned, &scores);
-        l.resize(&fused, &h, &w, true)
+        l.resize(fused, &h, &w, true)
     }
 }

@@ -115,14 +115,14 @@ impl NetworkConfig for MsNetConfig {
 impl Block for MsNet {
     /// # Shapes
     /// `[N, 3, H, W] → [N, K, H, W]`.
-    fn lower<L: Lower>(&self, l: &mut L, x: &L::V) -> L::V {
-        let (h, w) = (l.size(x, 2), l.size(x, 3));
+    fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
+        let (h, w) = (l.size(&x, 2), l.size(&x, 3));
         let taps = match &self.encoder {
-            MsNetEncoder::MobileNetV3(encoder) => encoder.lower(l, x),
-            MsNetEncoder::Darts(encoder) => encoder.lower(l, x),
+            MsNetEncoder::MobileNetV3(encoder) => encoder.lower(l, x.clone()),
+            MsNetEncoder::Darts(encoder) => encoder.lower(l, x.clone()),
         };
         let scores = self.decoder.lower(l, x, taps);
-        l.resize(&scores, &h, &w, false)
+        l.resize(scores, &h, &w, false)
     }
 }
 

@@ -138,9 +138,9 @@ pub fn weights_dirs() -> Vec<PathBuf> {
         .and_then(|exe| exe.canonicalize().ok())
         .and_then(|exe| exe.parent().map(Path::to_path_buf));
     if let Some(exe_dir) = &exe_dir {
-        for up in ["..", "../.."] {
-            dirs.push(exe_dir.join(up).join("share/rtseg/weights"));
-        }
+        // `<prefix>/bin/rtseg` and colcon's `<prefix>/lib/rtseg/rtseg`.
+        let prefixes = exe_dir.ancestors().skip(1).take(2);
+        dirs.extend(prefixes.map(|p| p.join("share/rtseg/weights")));
     }
     if let Some(prefixes) = std::env::var_os("AMENT_PREFIX_PATH") {
         dirs.extend(std::env::split_paths(&prefixes).map(|p| p.join("share/rtseg/weights")));

@@ -232,3 +232,44 @@ fn infer_defaults_to_the_shipped_trained_weights() {
         "pixel accuracy {accuracy:.3} with the shipped weights"
     );
 }
+
+/// An installed binary finds the shipped weights in the install's `share/rtseg/weights`
+/// (colcon's layout: `lib/rtseg/rtseg`), run from any folder with no RTSEG_WEIGHTS_DIR; with
+/// none installed, the error lists where it looked.
+#[test]
+fn an_installed_binary_finds_weights_in_its_share_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let prefix = root.path().join("install/rtseg");
+    let lib = prefix.join("lib/rtseg");
+    std::fs::create_dir_all(&lib).unwrap();
+    let exe = lib.join("rtseg");
+    std::fs::copy(env!("CARGO_BIN_EXE_rtseg"), &exe).unwrap();
+    let image = root.path().join("x.png");
+    image::RgbImage::new(64, 64).save(&image).unwrap();
+    let run = |weights_dir: Option<&Path>| {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["infer", image.to_str().unwrap(), "--out", "out"])
+            .current_dir(root.path())
+            .env_remove("RTSEG_WEIGHTS_DIR")
+            .env_remove("AMENT_PREFIX_PATH");
+        if let Some(dir) = weights_dir {
+            cmd.env("RTSEG_WEIGHTS_DIR", dir);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(None);
+    assert!(!out.status.success());
+    let share = prefix.join("share/rtseg/weights");
+    assert_says(&out, "no shipped weights for msnet-m on camvid");
+    assert_says(&out, &share.display().to_string());
+    std::fs::create_dir_all(&share).unwrap();
+    init_weights(&share);
+    std::fs::rename(share.join("msnet-m.bpk"), share.join("msnet-m_camvid.bpk")).unwrap();
+    let out = run(None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(root.path().join("out/x_mask.png").is_file());
+    // RTSEG_WEIGHTS_DIR, when set, is the only place looked in.
+    let out = run(Some(Path::new("/nonexistent-weights")));
+    assert!(!out.status.success());
+    assert_says(&out, "in none of: /nonexistent-weights)");
+}

@@ -30,4 +30,7 @@ export RTSEG_REQUIRE_PEERS=1
 # The shared data is reached by path, never copied into the repository.
 export RTSEG_CAMVID="${RTSEG_CAMVID:-$PWD/../shared/data/camvid}"
 export RTSEG_PSEUDO_CITYSCAPES="${RTSEG_PSEUDO_CITYSCAPES:-$PWD/../shared/data/pseudo_cityscapes}"
-cargo test --locked --features ort "$@"
+# TensorRT and TensorRT-RTX headers (Apache-2.0, from the trtx-sys crate in cargo's registry)
+# for the tensorrt feature's shim; the runtime libraries come from the wheels in .venv.
+eval "$(bash scripts/trt_headers.sh)"
+cargo test --locked --features ort,tensorrt "$@"

@@ -30,6 +30,10 @@ enum Command {
     /// Export a model with its weights to ONNX (opset 17, BatchNorm folded, model card in the
     /// metadata).
     Export(cli::export::Args),
+    /// TensorRT engines: build from an ONNX export, check against this machine, compile the
+    /// CUDA kernels, report the TensorRT and GPU here.
+    #[command(subcommand)]
+    Engine(cli::engine::Command),
     /// Weight files: list tensor names, convert between burnpack and safetensors, initialise.
     #[command(subcommand)]
     Weights(cli::weights::Command),
@@ -50,6 +54,7 @@ fn run(cli: Cli, ros_args: &[String]) -> anyhow::Result<ExitCode> {
         Command::Infer(args) => cli::infer::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Export(args) => cli::export::run(args),
+        Command::Engine(command) => cli::engine::run(command),
         Command::Weights(command) => cli::weights::run(command),
         Command::Train(args) => cli::train::run(args),
         Command::Node(args) => cli::node::run(args, ros_args),

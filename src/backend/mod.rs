@@ -6,6 +6,9 @@
 pub mod burn;
 #[cfg(feature = "ort")]
 pub mod ort;
+#[cfg(feature = "tensorrt")]
+pub mod tensorrt;
+pub mod trt_config;
 
 use std::path::PathBuf;
 
@@ -26,6 +29,8 @@ pub enum BackendKind {
     Burn,
     /// ONNX Runtime (build with `--features ort`).
     Ort,
+    /// TensorRT engines with CUDA pre/post-processing (build with `--features tensorrt`).
+    Tensorrt,
 }
 
 impl BackendKind {
@@ -33,6 +38,7 @@ impl BackendKind {
         match self {
             BackendKind::Burn => "burn",
             BackendKind::Ort => "ort",
+            BackendKind::Tensorrt => "tensorrt",
         }
     }
 }
@@ -72,8 +78,23 @@ pub struct OrtOptions {
     pub library: Option<PathBuf>,
 }
 
+/// `$RTSEG_CACHE_DIR`, else `$XDG_CACHE_HOME/rtseg`, else `~/.cache/rtseg`: where exported
+/// ONNX files of the `ort` and `tensorrt` backends are kept.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RTSEG_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("rtseg")
+}
+
 /// A path where `""` means none (ROS parameter files have no null).
-fn empty_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+pub(crate) fn empty_is_none<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<PathBuf>, D::Error> {
     let path: Option<PathBuf> = Option::deserialize(d)?;
     Ok(path.filter(|p| !p.as_os_str().is_empty()))
 }
@@ -98,6 +119,9 @@ impl Default for OrtOptions {
 pub struct BackendConfig {
     pub kind: BackendKind,
     pub ort: OrtOptions,
+    pub tensorrt: trt_config::TensorRtOptions,
+    /// The network size calls will use: TensorRT engines are built for it.
+    pub network_size: Option<(u32, u32)>,
 }
 
 /// Opens a segmenter for `source` (one per worker thread).
@@ -119,7 +143,30 @@ pub fn open(config: &BackendConfig, source: &ModelSource) -> anyhow::Result<Box<
             Ok(Box::new(CpuSegmenter::new(runner, source.card())))
         }
         BackendKind::Ort => open_ort(&config.ort, source),
+        BackendKind::Tensorrt => open_tensorrt(config, source),
     }
+}
+
+#[cfg(feature = "tensorrt")]
+fn open_tensorrt(
+    config: &BackendConfig,
+    source: &ModelSource,
+) -> anyhow::Result<Box<dyn Segmenter>> {
+    let segmenter = tensorrt::segmenter::TensorRtSegmenter::open(
+        &config.tensorrt,
+        source,
+        config.network_size,
+    )?;
+    Ok(Box::new(segmenter))
+}
+
+#[cfg(not(feature = "tensorrt"))]
+fn open_tensorrt(_: &BackendConfig, _: &ModelSource) -> anyhow::Result<Box<dyn Segmenter>> {
+    anyhow::bail!(
+        "this rtseg was built without TensorRT support; rebuild with `cargo build --release \
+         --features tensorrt` (TensorRT headers needed at build time, see the README) to use \
+         --backend tensorrt"
+    )
 }
 
 #[cfg(feature = "ort")]

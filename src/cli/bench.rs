@@ -34,6 +34,8 @@ pub struct Args {
     /// libonnxruntime.so [default: $ORT_DYLIB_PATH, else the onnxruntime wheel in .venv].
     #[arg(long)]
     ort_library: Option<PathBuf>,
+    #[command(flatten)]
+    trt: super::TrtArgs,
     /// Threads every backend uses (burn: its rayon pool; ort: intra-op threads); 0 = one per
     /// core.
     #[arg(long, default_value_t = 0)]
@@ -91,6 +93,8 @@ fn run_here(kind: BackendKind, args: &Args) -> anyhow::Result<BenchReport> {
             intra_op_threads: args.threads,
             library: args.ort_library.clone(),
         },
+        tensorrt: args.trt.options(args.batch as u32),
+        network_size: Some(args.size),
     };
     let source = args.model.source()?;
     let mut segmenter = backend::open(&config, &source)?;

@@ -36,7 +36,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = args.model.source()?;
-    let mut segmenter = backend::open(&args.backend.config(), &source)?;
+    let mut segmenter = backend::open(&args.backend.config(args.size), &source)?;
     let dataset = DatasetSource::for_dataset(source.label_space, args.data_root.clone());
     let matrix = evaluation::evaluate(
         segmenter.as_mut(),

@@ -98,7 +98,7 @@ fn process_one(
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = args.model.source()?;
-    let mut segmenter = backend::open(&args.backend.config(), &source)?;
+    let mut segmenter = backend::open(&args.backend.config(args.size), &source)?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| anyhow::anyhow!("{}: cannot create output folder: {e}", args.out.display()))?;
     let fit = Fit {

@@ -2,6 +2,7 @@
 //! library entry points; the argument groups several commands share live here.
 
 pub mod bench;
+pub mod engine;
 pub mod eval;
 pub mod export;
 pub mod infer;
@@ -13,6 +14,7 @@ pub mod weights;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rtseg::backend::trt_config::{Flavour, Precision, TensorRtOptions};
 use rtseg::backend::{BackendConfig, BackendKind, ExecutionProvider, OrtOptions};
 use rtseg::labels::LabelSpace;
 use rtseg::models::card::InputSpec;
@@ -89,8 +91,8 @@ impl ModelArgs {
 /// Which inference backend, with its settings.
 #[derive(clap::Args, Clone, Debug)]
 pub struct BackendArgs {
-    /// Inference backend: burn (pure Rust, CPU) or ort (ONNX Runtime; build with
-    /// `--features ort`).
+    /// Inference backend: burn (pure Rust, CPU), ort (ONNX Runtime; build with `--features
+    /// ort`) or tensorrt (TensorRT engines on an NVIDIA GPU; build with `--features tensorrt`).
     #[arg(long, value_enum, default_value = "burn")]
     pub backend: BackendKind,
     /// ONNX file for --backend ort [default: export the model into the cache on first use].
@@ -105,10 +107,45 @@ pub struct BackendArgs {
     /// libonnxruntime.so [default: $ORT_DYLIB_PATH, else the onnxruntime wheel in .venv].
     #[arg(long)]
     pub ort_library: Option<PathBuf>,
+    #[command(flatten)]
+    pub trt: TrtArgs,
+}
+
+/// Settings of the `tensorrt` backend on the command line.
+#[derive(clap::Args, Clone, Debug)]
+pub struct TrtArgs {
+    /// ONNX to build the TensorRT engine from [default: export the model at --size into the
+    /// cache].
+    #[arg(long)]
+    pub trt_onnx: Option<PathBuf>,
+    /// TensorRT engine precision.
+    #[arg(long, value_enum, default_value = "fp16")]
+    pub trt_precision: Precision,
+    /// Which TensorRT to load.
+    #[arg(long, value_enum, default_value = "tensorrt")]
+    pub trt_flavour: Flavour,
+    /// Engine cache folder.
+    #[arg(long, default_value = "engines")]
+    pub engine_dir: PathBuf,
+}
+
+impl TrtArgs {
+    /// The backend's options for network calls of up to `max_batch` frames.
+    pub fn options(&self, max_batch: u32) -> TensorRtOptions {
+        TensorRtOptions {
+            onnx: self.trt_onnx.clone(),
+            precision: self.trt_precision,
+            flavour: self.trt_flavour,
+            engine_dir: self.engine_dir.clone(),
+            max_batch,
+            ..TensorRtOptions::default()
+        }
+    }
 }
 
 impl BackendArgs {
-    pub fn config(&self) -> BackendConfig {
+    /// The backend for network calls at `size`.
+    pub fn config(&self, size: Option<(u32, u32)>) -> BackendConfig {
         BackendConfig {
             kind: self.backend,
             ort: OrtOptions {
@@ -117,6 +154,8 @@ impl BackendArgs {
                 intra_op_threads: self.ort_threads,
                 library: self.ort_library.clone(),
             },
+            tensorrt: self.trt.options(1),
+            network_size: size,
         }
     }
 }

@@ -30,8 +30,16 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     let p = &file.params;
     let source = ModelSource::resolve(&p.model, p.dataset, None, p.weights())?;
     let config = p.backend_config();
-    // Fail on a bad model, backend, ONNX or weight file before joining the ROS graph.
+    // Fail on a bad model, backend, ONNX or weight file before joining the ROS graph (and build
+    // a missing TensorRT engine now rather than with the first frame).
     backend::open(&config, &source)?;
+    if p.build_only {
+        eprintln!(
+            "build_only: the {} backend is ready; exiting",
+            config.kind.name()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     super::catch_ctrl_c();
     eprintln!(
         "rtseg node {} on ROS domain {}{}: {} camera(s), backend {}",

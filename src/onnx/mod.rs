@@ -9,6 +9,7 @@
 //! `metadata_props` under `rtseg.*` keys.
 
 pub mod graph;
+pub mod quantize;
 
 use std::path::Path;
 
@@ -41,6 +42,10 @@ pub mod meta {
     pub const OUTPUT: &str = "rtseg.output";
     /// `f32` or `f16` inside the graph.
     pub const PRECISION: &str = "rtseg.precision";
+    /// `qdq_int8` for an export with QuantizeLinear/DequantizeLinear pairs.
+    pub const QUANTIZATION: &str = "rtseg.quantization";
+    /// JSON: the calibration of a Q/DQ export (images, their SHA-256, percentile).
+    pub const CALIBRATION: &str = "rtseg.calibration";
 }
 
 /// The class-id output of an export with argmax.
@@ -226,4 +231,103 @@ pub fn save(model: &ModelProto, path: &Path) -> anyhow::Result<()> {
         .write_to_bytes()
         .map_err(|e| anyhow::anyhow!("{}: cannot serialise the ONNX model: {e}", path.display()))?;
     crate::io::write_atomic(path, &bytes)
+}
+
+/// The parts of an ONNX file rtseg checks before handing it to a runtime.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OnnxInfo {
+    /// `metadata_props` as written.
+    pub metadata: std::collections::BTreeMap<String, String>,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    pub opset: i64,
+}
+
+/// A graph input or output: name, ONNX element type and dims (`None` where symbolic).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorSpec {
+    pub name: String,
+    pub elem_type: i32,
+    pub dims: Vec<Option<i64>>,
+}
+
+impl OnnxInfo {
+    /// The input preparation an rtseg export records (mean, std, channel order); the size
+    /// rules are the seed networks' defaults.
+    ///
+    /// # Errors
+    /// Missing or malformed `rtseg.mean` / `rtseg.std` / `rtseg.channel_order` metadata.
+    pub fn input_spec(&self) -> anyhow::Result<crate::models::card::InputSpec> {
+        let field = |key: &str| -> anyhow::Result<&String> {
+            self.metadata
+                .get(key)
+                .ok_or_else(|| anyhow::anyhow!("no {key} metadata: not an rtseg export"))
+        };
+        let parse = |key: &str| -> anyhow::Result<[f32; 3]> {
+            serde_json::from_str(field(key)?).map_err(|e| anyhow::anyhow!("{key}: {e}"))
+        };
+        Ok(crate::models::card::InputSpec {
+            mean: parse(meta::MEAN)?,
+            std: parse(meta::STD)?,
+            channel_order: serde_json::from_value(json!(field(meta::CHANNEL_ORDER)?))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", meta::CHANNEL_ORDER))?,
+            ..crate::models::card::InputSpec::IMAGENET_RGB
+        })
+    }
+}
+
+/// Reads an ONNX file's metadata and graph inputs/outputs.
+///
+/// # Errors
+/// An unreadable file or bytes that are not an ONNX model, naming the file.
+pub fn inspect(path: &Path) -> anyhow::Result<OnnxInfo> {
+    use onnx_protobuf::tensor_shape_proto::dimension;
+    use onnx_protobuf::type_proto;
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    let model = ModelProto::parse_from_bytes(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: not an ONNX model: {e}", path.display()))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("{}: ONNX model without a graph", path.display()))?;
+    let spec = |v: &onnx_protobuf::ValueInfoProto| {
+        let (elem_type, dims) = match v.type_.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(type_proto::Value::TensorType(t)) => (
+                t.elem_type,
+                t.shape
+                    .as_ref()
+                    .map(|s| {
+                        s.dim
+                            .iter()
+                            .map(|d| match d.value {
+                                Some(dimension::Value::DimValue(n)) => Some(n),
+                                _ => None,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+            _ => (0, Vec::new()),
+        };
+        TensorSpec {
+            name: v.name.clone(),
+            elem_type,
+            dims,
+        }
+    };
+    Ok(OnnxInfo {
+        metadata: model
+            .metadata_props
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect(),
+        inputs: graph.input.iter().map(spec).collect(),
+        outputs: graph.output.iter().map(spec).collect(),
+        opset: model
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty())
+            .map_or(0, |o| o.version),
+    })
 }

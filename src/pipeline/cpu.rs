@@ -52,6 +52,21 @@ pub struct Fitted {
     pub content: (u32, u32),
 }
 
+/// The region `(width, height)` of an `(nw, nh)` network input that a `(w, h)` frame fills:
+/// all of it when stretched, the aspect-preserving fit (top-left) when letterboxed.
+pub fn content_size((w, h): (u32, u32), (nw, nh): (u32, u32), policy: ResizePolicy) -> (u32, u32) {
+    match policy {
+        ResizePolicy::Stretch => (nw, nh),
+        ResizePolicy::Letterbox => {
+            let s = (nw as f64 / w as f64).min(nh as f64 / h as f64);
+            (
+                ((w as f64 * s).round() as u32).clamp(1, nw),
+                ((h as f64 * s).round() as u32).clamp(1, nh),
+            )
+        }
+    }
+}
+
 /// Fits `image` to `nw × nh`: stretched, or letterboxed (aspect kept, top-left, the rest
 /// filled with `pad`).
 pub fn fit_to_network<C: Deref<Target = [u8]>>(
@@ -74,11 +89,7 @@ pub fn fit_to_network<C: Deref<Target = [u8]>>(
             content: (nw, nh),
         },
         ResizePolicy::Letterbox => {
-            let s = (nw as f64 / w as f64).min(nh as f64 / h as f64);
-            let (cw, ch) = (
-                ((w as f64 * s).round() as u32).clamp(1, nw),
-                ((h as f64 * s).round() as u32).clamp(1, nh),
-            );
+            let (cw, ch) = content_size((w, h), (nw, nh), policy);
             let mut canvas = RgbImage::from_pixel(nw, nh, Rgb(pad));
             imageops::replace(&mut canvas, &resize_rgb(image, cw, ch), 0, 0);
             Fitted {

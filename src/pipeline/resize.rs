@@ -2,10 +2,11 @@
 //! the mask back), written for speed because `image`'s generic filters dominated it:
 //! `scripts/bench_node.py` measured the node's work beside the network at 21–23 ms p50 with
 //! them and 1.4–1.8 ms with these. Training scales its labels with the same nearest resize.
+//! They are also the CPU twins of the CUDA kernels in `gpu::kernels`, which compute the same
+//! sums in the same order (and without fused multiply-adds), so both give the same bytes.
 
 use std::ops::Deref;
 
-use image::imageops::{self, FilterType};
 use image::{GrayImage, ImageBuffer, Rgb, RgbImage};
 
 /// Nearest-neighbour resize of a class-id mask: output pixel `x` samples input pixel
@@ -46,7 +47,7 @@ pub fn resize_rgb<C: Deref<Target = [u8]>>(
 ) -> RgbImage {
     let (w, h) = image.dimensions();
     if width > w || height > h {
-        return imageops::resize(image, width, height, FilterType::Triangle);
+        return resize_bilinear(image, width, height);
     }
     let rows = area_weights(h, height);
     let columns = area_weights(w, width);
@@ -77,9 +78,46 @@ pub fn resize_rgb<C: Deref<Target = [u8]>>(
     RgbImage::from_raw(width, height, out).expect("buffer sized from the dimensions")
 }
 
+/// Bilinear resize with half-pixel centres (source coordinate `(o + ½) · in / out − ½`, clamped
+/// to the image), rounded to 8 bits: what `resize_rgb` does when a side grows.
+pub fn resize_bilinear<C: Deref<Target = [u8]>>(
+    image: &ImageBuffer<Rgb<u8>, C>,
+    width: u32,
+    height: u32,
+) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let columns: Vec<(usize, usize, f32)> =
+        (0..width).map(|x| bilinear_taps(x, w, width)).collect();
+    let raw = image.as_raw();
+    let stride = w as usize * 3;
+    let mut out = Vec::with_capacity(width as usize * height as usize * 3);
+    for y in 0..height {
+        let (y0, y1, fy) = bilinear_taps(y, h, height);
+        let (row0, row1) = (&raw[y0 * stride..], &raw[y1 * stride..]);
+        for &(x0, x1, fx) in &columns {
+            for c in 0..3 {
+                let top = row0[3 * x0 + c] as f32 * (1.0 - fx) + row0[3 * x1 + c] as f32 * fx;
+                let bottom = row1[3 * x0 + c] as f32 * (1.0 - fx) + row1[3 * x1 + c] as f32 * fx;
+                let v = top * (1.0 - fy) + bottom * fy;
+                out.push(v.round().clamp(0.0, 255.0) as u8);
+            }
+        }
+    }
+    RgbImage::from_raw(width, height, out).expect("buffer sized from the dimensions")
+}
+
+/// The two input pixels and the weight of the second for output pixel `out` along one axis.
+fn bilinear_taps(out: u32, len_in: u32, len_out: u32) -> (usize, usize, f32) {
+    let scale = len_in as f32 / len_out as f32;
+    let s = ((out as f32 + 0.5) * scale - 0.5).max(0.0);
+    let i0 = (s.floor() as usize).min(len_in as usize - 1);
+    let i1 = (i0 + 1).min(len_in as usize - 1);
+    (i0, i1, s - i0 as f32)
+}
+
 /// For each of `len_out` output pixels along one axis: the first input pixel it covers and the
 /// weights (summing to 1) of the input pixels `[first, first + weights.len())` under it.
-fn area_weights(len_in: u32, len_out: u32) -> Vec<(usize, Vec<f32>)> {
+pub(crate) fn area_weights(len_in: u32, len_out: u32) -> Vec<(usize, Vec<f32>)> {
     let scale = len_in as f64 / len_out as f64;
     (0..len_out)
         .map(|o| {
@@ -103,6 +141,7 @@ fn area_weights(len_in: u32, len_out: u32) -> Vec<(usize, Vec<f32>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::imageops::{self, FilterType};
 
     #[test]
     fn nearest_samples_pixel_centres() {
@@ -133,6 +172,21 @@ mod tests {
             let theirs = imageops::resize(&mask, ow, oh, FilterType::Nearest);
             assert_eq!(ours.as_raw(), theirs.as_raw(), "{w}×{h} → {ow}×{oh}");
         }
+    }
+
+    #[test]
+    fn bilinear_interpolates_between_pixel_centres() {
+        // 2 → 4 columns: centres at −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1).
+        let row = RgbImage::from_fn(2, 1, |x, _| image::Rgb([[0, 200][x as usize]; 3]));
+        let up = resize_rgb(&row, 4, 2);
+        let got: Vec<u8> = (0..4).map(|x| up.get_pixel(x, 1).0[0]).collect();
+        assert_eq!(got, [0, 50, 150, 200]);
+        let flat = RgbImage::from_pixel(7, 5, image::Rgb([9, 99, 199]));
+        assert!(
+            resize_rgb(&flat, 31, 17)
+                .pixels()
+                .all(|p| p.0 == [9, 99, 199])
+        );
     }
 
     #[test]

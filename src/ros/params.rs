@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::trt_config::TensorRtOptions;
 use crate::backend::{BackendConfig, BackendKind, OrtOptions};
 use crate::labels::LabelSpace;
 use crate::pipeline::{MaskResolution, ResizePolicy};
@@ -63,6 +64,13 @@ pub struct NodeParams {
     /// Settings of the `ort` backend (ONNX file, execution providers, threads, library).
     #[serde(default)]
     pub ort: OrtOptions,
+    /// Settings of the `tensorrt` backend (ONNX, engine cache, precision, when to build).
+    #[serde(default)]
+    pub tensorrt: TensorRtOptions,
+    /// With `backend: tensorrt`: build (or check) the engine, then exit — for provisioning a
+    /// car before it drives.
+    #[serde(default)]
+    pub build_only: bool,
     /// Camera namespaces; each provides `image`, `image/compressed` and `camera_info`.
     pub cameras: Vec<String>,
     /// Outputs go to `<camera>/<output_namespace>/…`.
@@ -118,6 +126,12 @@ impl NodeParams {
         BackendConfig {
             kind: self.backend,
             ort: self.ort.clone(),
+            tensorrt: TensorRtOptions {
+                // The engine's profile covers the node's largest batch.
+                max_batch: self.max_batch as u32,
+                ..self.tensorrt.clone()
+            },
+            network_size: self.network_size(),
         }
     }
 

@@ -162,7 +162,7 @@ fn onnx_file(options: &OrtOptions, source: &ModelSource) -> anyhow::Result<PathB
             .map(|s| s[..16].to_string())
             .unwrap_or_default(),
     };
-    let dir = cache_dir().join("onnx");
+    let dir = super::cache_dir().join("onnx");
     let path = dir.join(format!(
         "{}_{}_{identity}_dynamic_rtseg{}.onnx",
         source.model,
@@ -184,18 +184,6 @@ fn onnx_file(options: &OrtOptions, source: &ModelSource) -> anyhow::Result<PathB
         crate::onnx::save(&proto, &path)?;
     }
     Ok(path)
-}
-
-/// `$RTSEG_CACHE_DIR`, else `$XDG_CACHE_HOME/rtseg`, else `~/.cache/rtseg`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("RTSEG_CACHE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("rtseg")
 }
 
 /// What the graph returns.
@@ -391,4 +379,45 @@ impl TensorRunner for OrtRunner {
             }
         }
     }
+}
+
+/// Runs `model` through ONNX Runtime on the CPU for each normalised `[N, 3, H, W]` batch and
+/// hands every output named in `names` to `observe`: the activation statistics of INT8 Q/DQ
+/// calibration ([`crate::onnx::quantize`]). Returns the number of batches run.
+///
+/// # Errors
+/// No ONNX Runtime, a model it cannot load, a batch that fails to load or run.
+pub fn observe_activations(
+    model: &onnx_protobuf::ModelProto,
+    names: &[String],
+    batches: impl IntoIterator<Item = anyhow::Result<(Vec<f32>, [usize; 4])>>,
+    library: Option<&Path>,
+    mut observe: impl FnMut(&str, &[f32]),
+) -> anyhow::Result<usize> {
+    use onnx_protobuf::Message;
+    let env = environment(library)?;
+    let bytes = model.write_to_bytes()?;
+    let input = model
+        .graph
+        .as_ref()
+        .and_then(|g| g.input.first())
+        .map(|i| i.name.clone())
+        .ok_or_else(|| anyhow::anyhow!("the model has no graph input"))?;
+    let mut session = Session::builder(env)
+        .and_then(|mut b| b.commit_from_memory(&bytes))
+        .map_err(|e| anyhow::anyhow!("ONNX Runtime cannot load the calibration graph: {e}"))?;
+    let mut count = 0;
+    for batch in batches {
+        let (data, shape) = batch?;
+        let tensor = TensorRef::from_array_view((shape, data.as_slice()))?;
+        let outputs = session
+            .run(ort::inputs![input.as_str() => tensor])
+            .map_err(|e| anyhow::anyhow!("calibration batch {count}: {e}"))?;
+        for name in names {
+            let (_, values) = outputs[name.as_str()].try_extract_tensor::<f32>()?;
+            observe(name, values);
+        }
+        count += 1;
+    }
+    Ok(count)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use burn::prelude::*;
-use rtseg::onnx::{self, ArgmaxOutput, ExportOptions};
+use rtseg::onnx::{self, ArgmaxOutput, ExportOptions, quantize};
 
 use super::SourceArgs;
 
@@ -37,6 +37,20 @@ pub struct Args {
     /// Return class ids `[N, H, W]` (output `mask`) of this type instead of scores.
     #[arg(long, value_enum)]
     with_argmax: Option<ArgmaxOutput>,
+    /// INT8 with explicit QuantizeLinear/DequantizeLinear pairs (TensorRT 11, TensorRT-RTX):
+    /// calibrated on --calib-images through ONNX Runtime (build with `--features ort`).
+    #[arg(long, requires = "calib_images", conflicts_with_all = ["fp16", "with_preprocess", "with_argmax"])]
+    int8_qdq: bool,
+    /// Calibration images (PNG/JPEG, e.g. a few dozen training frames), fitted to --size or
+    /// taken at their own size.
+    #[arg(long)]
+    calib_images: Option<PathBuf>,
+    /// How many of the calibration images to use, evenly spaced in name order.
+    #[arg(long, default_value_t = 32)]
+    calib_count: usize,
+    /// The percentile of |activation| that int8 saturates at (100 = the maximum).
+    #[arg(long, default_value_t = 99.99)]
+    calib_percentile: f64,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -51,7 +65,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         argmax: args.with_argmax,
     };
     let sha = source.weights_sha256()?;
-    let proto = onnx::export(&model, &source.card(), sha.as_deref(), &options)?;
+    let mut proto = onnx::export(&model, &source.card(), sha.as_deref(), &options)?;
+    let mut precision = if args.fp16 { "fp16" } else { "fp32" }.to_string();
+    if args.int8_qdq {
+        let summary = quantize_qdq(&mut proto, &args, &source.card().input)?;
+        precision = format!(
+            "int8 Q/DQ: {} convolutions, {} activation ranges",
+            summary.convolutions, summary.activations
+        );
+    }
     onnx::save(&proto, &args.out)?;
     let size = args
         .size
@@ -60,8 +82,66 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "{} ({}, {size}, {}) -> {}",
         source.model,
         source.label_space.name(),
-        if args.fp16 { "fp16" } else { "fp32" },
+        precision,
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Calibrates `proto`'s convolution inputs on the calibration images and rewrites it into
+/// Q/DQ form ([`onnx::quantize`]).
+#[cfg(feature = "ort")]
+fn quantize_qdq(
+    proto: &mut onnx_protobuf::ModelProto,
+    args: &Args,
+    spec: &rtseg::models::card::InputSpec,
+) -> anyhow::Result<quantize::QdqSummary> {
+    use rtseg::pipeline::ResizePolicy;
+    use rtseg::pipeline::cpu::{fit_to_network, normalize_into};
+
+    anyhow::ensure!(
+        (0.0..=100.0).contains(&args.calib_percentile) && args.calib_percentile > 0.0,
+        "--calib-percentile must be in (0, 100]"
+    );
+    let dir = args.calib_images.as_deref().expect("clap requires it");
+    let set = quantize::calibration_set(dir)?;
+    let stride = set.files.len().div_ceil(args.calib_count.max(1));
+    let files: Vec<_> = set.files.iter().step_by(stride.max(1)).collect();
+    let names = quantize::conv_inputs(proto);
+    let batches = files.iter().map(|file| {
+        let image = rtseg::io::load_rgb(file)?;
+        let (h, w) = args.size.unwrap_or((image.height(), image.width()));
+        spec.check_size(h, w)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let fitted = fit_to_network(&image, w, h, ResizePolicy::Stretch, spec.pad_rgb());
+        let mut data = Vec::with_capacity(3 * (h * w) as usize);
+        normalize_into(fitted.image.as_ref().unwrap_or(&image), spec, &mut data);
+        Ok((data, [1, 3, h as usize, w as usize]))
+    });
+    let mut observer = quantize::RangeObserver::new();
+    let graph = quantize::with_outputs(proto, &names);
+    rtseg::backend::ort::observe_activations(&graph, &names, batches, None, |name, values| {
+        observer.observe(name, values)
+    })?;
+    let calibration = serde_json::json!({
+        "images": files.len(),
+        "folder_sha256": set.sha256,
+        "percentile": args.calib_percentile,
+    });
+    quantize::quantize(
+        proto,
+        &observer.ranges(args.calib_percentile),
+        &calibration.to_string(),
+    )
+}
+
+#[cfg(not(feature = "ort"))]
+fn quantize_qdq(
+    _: &mut onnx_protobuf::ModelProto,
+    _: &Args,
+    _: &rtseg::models::card::InputSpec,
+) -> anyhow::Result<quantize::QdqSummary> {
+    anyhow::bail!(
+        "INT8 Q/DQ calibration runs the network through ONNX Runtime: rebuild with `--features ort`"
+    )
 }

@@ -58,6 +58,38 @@ where
     })
 }
 
+/// Writes class ids as an indexed PNG whose palette gives id `i` the colour `palette[i]` (ids
+/// without a colour, e.g. 255 = ignore, are black): image viewers show the colours, while
+/// readers that keep indices (PIL's `P` mode, numpy) still get the ids (PNG spec §11.2.3 PLTE).
+///
+/// # Errors
+/// The write's, naming `path`.
+pub fn save_indexed_png(
+    ids: &image::GrayImage,
+    palette: &[[u8; 3]],
+    path: &Path,
+) -> anyhow::Result<()> {
+    let mut plte = vec![0u8; 256 * 3];
+    for (slot, colour) in plte.chunks_exact_mut(3).zip(palette) {
+        slot.copy_from_slice(colour);
+    }
+    write_atomic_with(path, |tmp| {
+        let fail =
+            |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: cannot write: {e}", path.display());
+        let file = std::fs::File::create(tmp).map_err(|e| fail(&e))?;
+        let mut encoder =
+            png::Encoder::new(std::io::BufWriter::new(file), ids.width(), ids.height());
+        encoder.set_color(png::ColorType::Indexed);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_palette(plte);
+        let mut writer = encoder.write_header().map_err(|e| fail(&e))?;
+        writer
+            .write_image_data(ids.as_raw())
+            .map_err(|e| fail(&e))?;
+        writer.finish().map_err(|e| fail(&e))
+    })
+}
+
 /// Decodes a PNG or JPEG file as 8-bit RGB, naming the file in any error.
 pub fn load_rgb(path: &Path) -> anyhow::Result<RgbImage> {
     let reader = ImageReader::open(path)

@@ -78,6 +78,21 @@ fn mac_counts_at_720x960_match_the_brief() {
     }
 }
 
+/// `rtseg models` counts on the ONNX graph (instant); the forward pass's count is the
+/// reference it must equal, for every registered model at odd sizes.
+#[test]
+fn graph_mac_counts_equal_the_forward_pass_counts() {
+    for spec in registry(11) {
+        let net = spec.config.init(&device()).valid();
+        for [h, w] in [[64, 96], [129, 161]] {
+            let x = Tensor::<4>::zeros([1, 3, h, w], &device());
+            let (_, forward) = count_macs(|| net.forward(x).into_data());
+            let graph = rtseg::onnx::count_macs(&net, (h, w));
+            assert_eq!(graph, forward, "{} at {h}x{w}", spec.name);
+        }
+    }
+}
+
 #[test]
 fn every_model_returns_logits_at_the_input_size() {
     for spec in registry(11) {

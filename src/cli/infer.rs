@@ -1,12 +1,13 @@
-//! `rtseg infer`: PNG/JPEG files or folders in, `<name>_mask.png` (8-bit class ids) and
-//! `<name>_color.png` (palette blended over the image) out, through the same frame-level
-//! boundary the node uses. A bad input is reported and the others still run.
+//! `rtseg infer`: PNG/JPEG files or folders in; out `<name>_mask.png` (8-bit class ids, what
+//! tools read), `<name>_palette.png` (the same ids as an indexed PNG, so image viewers show the
+//! classes in colour) and `<name>_color.png` (palette blended over the image), through the same
+//! frame-level boundary the node uses. A bad input is reported and the others still run.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rtseg::backend;
-use rtseg::io::{load_rgb, save_png};
+use rtseg::io::{load_rgb, save_indexed_png, save_png};
 use rtseg::pipeline::frame::FrameRef;
 use rtseg::pipeline::{Fit, Segmenter};
 
@@ -71,29 +72,60 @@ fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Segments one image file and writes its mask and overlay; returns the two paths.
+/// The output name of each input: its file stem, or — where inputs share a stem (`x.png` and
+/// `x.jpeg`, or `a/x.png` and `b/x.png`) — its path with separators and dots as `_`, so no
+/// input's outputs overwrite another's.
+fn output_names(paths: &[&Path]) -> Vec<String> {
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned())
+    };
+    let stems: Vec<String> = paths.iter().map(|p| stem(p)).collect();
+    let mut taken = std::collections::HashSet::new();
+    stems
+        .iter()
+        .zip(paths)
+        .map(|(s, p)| {
+            let base = if stems.iter().filter(|t| *t == s).count() > 1 {
+                p.to_string_lossy()
+                    .trim_start_matches("./")
+                    .replace(['/', '\\', '.'], "_")
+            } else {
+                s.clone()
+            };
+            // The same file given twice: number the repeats.
+            let mut name = base.clone();
+            let mut n = 1;
+            while !taken.insert(name.clone()) {
+                n += 1;
+                name = format!("{base}_{n}");
+            }
+            name
+        })
+        .collect()
+}
+
+/// Segments one image file and writes its mask, palette mask and overlay; returns the paths.
 fn process_one(
     segmenter: &mut dyn Segmenter,
     path: &Path,
-    out_dir: &Path,
+    out: (&Path, &str),
     fit: &Fit,
-) -> anyhow::Result<(PathBuf, PathBuf)> {
+    palette: &[[u8; 3]],
+) -> anyhow::Result<[PathBuf; 3]> {
     let image = load_rgb(path)?;
     let seg = segmenter
         .segment(&[FrameRef::rgb(&image)], fit)
         .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?
         .remove(0);
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
-    let mask_path = out_dir.join(format!("{stem}_mask.png"));
-    let color_path = out_dir.join(format!("{stem}_color.png"));
-    save_png(&seg.mask, &mask_path)?;
+    let (dir, name) = out;
+    let paths = ["mask", "palette", "color"].map(|kind| dir.join(format!("{name}_{kind}.png")));
+    save_png(&seg.mask, &paths[0])?;
+    save_indexed_png(&seg.mask, palette, &paths[1])?;
     if let Some(overlay) = &seg.overlay {
-        save_png(overlay, &color_path)?;
+        save_png(overlay, &paths[2])?;
     }
-    Ok((mask_path, color_path))
+    Ok(paths)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -107,20 +139,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Fit::default()
     };
     let entries = collect_inputs(&args.inputs);
+    let found: Vec<&Path> = entries
+        .iter()
+        .filter_map(|e| e.as_ref().ok())
+        .map(PathBuf::as_path)
+        .collect();
+    let mut names = output_names(&found).into_iter();
+    let palette = source.label_space.palette();
     let mut failed = 0;
     for entry in &entries {
         let result = match entry {
             Err((path, message)) => Err(format!("{}: {message}", path.display())),
-            Ok(path) => process_one(segmenter.as_mut(), path, &args.out, &fit)
-                .map(|(mask, color)| {
-                    format!(
-                        "{} -> {} {}",
-                        path.display(),
-                        mask.display(),
-                        color.display()
-                    )
-                })
-                .map_err(|e| format!("{e:#}")),
+            Ok(path) => {
+                let name = names.next().expect("one name per input");
+                process_one(segmenter.as_mut(), path, (&args.out, &name), &fit, &palette)
+                    .map(|written| {
+                        let written: Vec<String> =
+                            written.iter().map(|p| p.display().to_string()).collect();
+                        format!("{} -> {}", path.display(), written.join(" "))
+                    })
+                    .map_err(|e| format!("{e:#}"))
+            }
         };
         match result {
             Ok(line) => println!("{line}"),
@@ -131,6 +170,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     println!("{} segmented, {failed} failed", entries.len() - failed);
+    println!(
+        "classes ({}; colours: `rtseg models --legend --dataset {}`): {}",
+        source.label_space.name(),
+        source.label_space.name(),
+        source
+            .label_space
+            .class_names()
+            .iter()
+            .enumerate()
+            .map(|(id, name)| format!("{id} {name}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

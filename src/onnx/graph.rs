@@ -83,6 +83,9 @@ pub struct OnnxGraph {
     inputs: Vec<ValueInfoProto>,
     outputs: Vec<ValueInfoProto>,
     next_id: usize,
+    /// Multiply-accumulates of the convolutions and matrix products so far; `None` once one
+    /// of them had a dynamic extent.
+    macs: Option<u64>,
 }
 
 /// An attribute of a node.
@@ -199,7 +202,24 @@ impl OnnxGraph {
             inputs: Vec::new(),
             outputs: Vec::new(),
             next_id: 0,
+            macs: Some(0),
         }
+    }
+
+    /// Multiply-accumulates of the graph's convolutions and matrix products (the fvcore/mmcv
+    /// convention: element-wise ops, resizes and sampling are not counted), or `None` when a
+    /// size is dynamic.
+    pub fn macs(&self) -> Option<u64> {
+        self.macs
+    }
+
+    /// Adds `per_output` MACs for every element of an output of `shape`.
+    fn count_macs(&mut self, shape: &[Dim], per_output: usize) {
+        let outputs: Option<usize> = shape.iter().map(|d| d.fixed()).product();
+        self.macs = self
+            .macs
+            .zip(outputs)
+            .map(|(m, n)| m + (n * per_output) as u64);
     }
 
     /// The float type of tensors inside the graph.
@@ -423,6 +443,7 @@ impl OnnxGraph {
             window_out(x.shape[2], kh, spec.stride[0], t + b, spec.dilation[0]),
             window_out(x.shape[3], kw, spec.stride[1], l + r, spec.dilation[1]),
         ];
+        self.count_macs(&shape, spec.dims[1] * kh * kw);
         Value { name, shape }
     }
 
@@ -563,6 +584,10 @@ impl OnnxGraph {
         let mut shape = broadcast(&a.shape[..r - 2], &b.shape[..b.shape.len() - 2]);
         shape.push(a.shape[r - 2]);
         shape.push(b.shape[b.shape.len() - 1]);
+        match a.shape[r - 1].fixed() {
+            Some(k) => self.count_macs(&shape, k),
+            None => self.macs = None,
+        }
         Value {
             name: self.one("MatMul", &[&a.name, &b.name], vec![]),
             shape,

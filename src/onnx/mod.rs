@@ -225,6 +225,26 @@ pub fn export(
     Ok(g.finish(&card.model, &doc, &metadata))
 }
 
+/// Multiply-accumulates of `model` on one `height × width` image, counted on its ONNX graph
+/// (convolutions and matrix products, BatchNorm folded): instant, no forward pass.
+pub fn count_macs(model: &Segmentor, (height, width): (usize, usize)) -> u64 {
+    let mut g = OnnxGraph::new(ElemType::F32);
+    let x = g.input(
+        "input",
+        ElemType::F32,
+        &[
+            Dim::Fixed(1),
+            Dim::Fixed(3),
+            Dim::Fixed(height),
+            Dim::Fixed(width),
+        ],
+        &[],
+    );
+    model.emit_onnx(&mut g, &x);
+    g.macs()
+        .expect("every extent is fixed at a fixed input size")
+}
+
 /// Serialises `model` to `path` atomically (nothing is left under `path` on failure).
 pub fn save(model: &ModelProto, path: &Path) -> anyhow::Result<()> {
     let bytes = model

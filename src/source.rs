@@ -124,31 +124,38 @@ pub fn shipped_file_name(model: &str, label_space: LabelSpace) -> String {
     format!("{model}_{}.bpk", label_space.name())
 }
 
-/// Folders searched for shipped weights, in order: `$RTSEG_WEIGHTS_DIR` alone when it is
-/// set; else `share/rtseg/weights` beside the installed binary (colcon's
-/// `lib/rtseg/rtseg` and a plain `bin/rtseg`), under each `$AMENT_PREFIX_PATH` prefix, and
-/// the `weights/` folder of a source checkout holding the binary (`target/<profile>/rtseg`).
-pub fn weights_dirs() -> Vec<PathBuf> {
-    if let Some(dir) = std::env::var_os("RTSEG_WEIGHTS_DIR") {
-        return vec![PathBuf::from(dir)];
-    }
+/// Where an installed or checked-out rtseg keeps its data folder `sub` (`weights`, `launch`),
+/// in order: `share/rtseg/<sub>` beside the installed binary (colcon's `lib/rtseg/rtseg` and
+/// a plain `bin/rtseg`), under each `$AMENT_PREFIX_PATH` prefix, and `<sub>/` of a source
+/// checkout holding the binary (`target/<profile>/rtseg`).
+pub fn data_dirs(sub: &str) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.canonicalize().ok())
         .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    let share = Path::new("share/rtseg").join(sub);
     if let Some(exe_dir) = &exe_dir {
         // `<prefix>/bin/rtseg` and colcon's `<prefix>/lib/rtseg/rtseg`.
         let prefixes = exe_dir.ancestors().skip(1).take(2);
-        dirs.extend(prefixes.map(|p| p.join("share/rtseg/weights")));
+        dirs.extend(prefixes.map(|p| p.join(&share)));
     }
     if let Some(prefixes) = std::env::var_os("AMENT_PREFIX_PATH") {
-        dirs.extend(std::env::split_paths(&prefixes).map(|p| p.join("share/rtseg/weights")));
+        dirs.extend(std::env::split_paths(&prefixes).map(|p| p.join(&share)));
     }
     if let Some(exe_dir) = &exe_dir {
-        dirs.extend(exe_dir.ancestors().take(4).map(|a| a.join("weights")));
+        dirs.extend(exe_dir.ancestors().take(4).map(|a| a.join(sub)));
     }
     dirs
+}
+
+/// Folders searched for shipped weights: `$RTSEG_WEIGHTS_DIR` alone when it is set, else
+/// [`data_dirs`]`("weights")`.
+pub fn weights_dirs() -> Vec<PathBuf> {
+    match std::env::var_os("RTSEG_WEIGHTS_DIR") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => data_dirs("weights"),
+    }
 }
 
 /// The shipped weight file of `model` for `label_space`.

@@ -549,6 +549,32 @@ fn rejected_then_served(
     let status = &report["diagnostics"][0]["values"];
     assert_eq!(status["malformed"], "1", "{report}");
     assert!(log.contains("warning: /cam_test: dropped a frame"), "{log}");
+    // The same warning on /rosout, at WARN (30), from the node.
+    let rosout = report["rosout"].as_array().unwrap();
+    assert!(
+        rosout.iter().any(|m| m["level"] == 30
+            && m["name"] == "rtseg"
+            && m["msg"]
+                .as_str()
+                .unwrap()
+                .contains("/cam_test: dropped a frame")),
+        "{rosout:?}"
+    );
+    // Only the outputs that are on are advertised: no mask/camera_info at input resolution.
+    let topics: Vec<&str> = report["published_topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        topics.contains(&"/cam_test/segmentation/mask"),
+        "{topics:?}"
+    );
+    assert!(
+        !topics.contains(&"/cam_test/segmentation/mask/camera_info"),
+        "{topics:?}"
+    );
 }
 
 fn raw_case(

@@ -11,7 +11,8 @@ use rtseg::source::ModelSource;
 #[derive(clap::Args)]
 pub struct Args {
     /// ROS 2 parameter file (`<node>: ros__parameters: …`) [default: a `--ros-args
-    /// --params-file`, else launch/rtseg.params.yaml].
+    /// --params-file`, else launch/rtseg.params.yaml in the working directory, else the one
+    /// installed with rtseg (share/rtseg/launch) or beside its checkout].
     #[arg(long)]
     params_file: Option<PathBuf>,
 }
@@ -21,7 +22,8 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     let params_file = args
         .params_file
         .or(ros.params_file)
-        .unwrap_or_else(|| PathBuf::from("launch/rtseg.params.yaml"));
+        .map_or_else(default_params_file, Ok)?;
+    eprintln!("parameters: {}", params_file.display());
     let mut file = rtseg::ros::params::load(&params_file)?;
     if let Some(name) = ros.node_name {
         file.node_name = name;
@@ -56,4 +58,26 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     let factory = || backend::open(&config, &source);
     rtseg::ros::node::run(file, discovery, &factory, &super::INTERRUPTED)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The shipped parameter file: `launch/rtseg.params.yaml` here, else in the install's or the
+/// checkout's data folders.
+///
+/// # Errors
+/// None of them exists; the message lists every place looked at.
+fn default_params_file() -> anyhow::Result<PathBuf> {
+    const NAME: &str = "rtseg.params.yaml";
+    let mut places = vec![PathBuf::from("launch").join(NAME)];
+    places.extend(
+        rtseg::source::data_dirs("launch")
+            .into_iter()
+            .map(|d| d.join(NAME)),
+    );
+    places.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        let looked: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+        anyhow::anyhow!(
+            "no parameter file given and none found (looked in {}); pass --params-file FILE",
+            looked.join(", ")
+        )
+    })
 }

@@ -87,7 +87,11 @@ impl DatasetSource {
         }
     }
 
-    /// The dataset root: from the config, else from the environment variable.
+    /// The dataset root: the one given (`--data-root`, or `root` in a training config), else
+    /// the environment variable (`RTSEG_CAMVID`, …; empty counts as unset).
+    ///
+    /// # Errors
+    /// No root anywhere, or one that is not a folder, naming where it came from.
     pub fn root(&self) -> anyhow::Result<PathBuf> {
         let configured = match self {
             DatasetSource::Camvid { root }
@@ -96,16 +100,24 @@ impl DatasetSource {
             DatasetSource::Folder { root, .. } => Some(root.clone()),
         };
         let var = self.env_var();
-        let root = configured
-            .or_else(|| var.and_then(std::env::var_os).map(PathBuf::from))
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no dataset root: set `root` in the config or {}",
-                    var.unwrap_or("a path")
-                )
-            })?;
+        let from_env = var
+            .and_then(std::env::var_os)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let (root, origin) = match (configured, from_env) {
+            (Some(root), _) => (root, "--data-root / the config's `root`".to_string()),
+            (None, Some(root)) => (root, format!("${}", var.unwrap_or_default())),
+            (None, None) => anyhow::bail!(
+                "no dataset root: pass --data-root DIR (rtseg eval), set `root` in the training \
+                 config, or set {}",
+                var.unwrap_or("the folder")
+            ),
+        };
         if !root.is_dir() {
-            anyhow::bail!("dataset root {} is not a directory", root.display());
+            anyhow::bail!(
+                "dataset root {} (from {origin}) is not a directory",
+                root.display()
+            );
         }
         Ok(root)
     }

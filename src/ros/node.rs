@@ -77,19 +77,24 @@ struct Pending {
     received: Instant,
 }
 
-/// Everything one camera publishes, and what the workers need to know about it.
+/// Everything one camera publishes, and what the workers need to know about it. Outputs the
+/// parameter file turns off have no publisher, so the node never advertises a topic it does
+/// not publish.
 struct CameraOutputs {
     name: String,
-    mask: Publisher<Image>,
-    color_mask: Publisher<Image>,
-    mask_compressed: Publisher<CompressedImage>,
-    mask_autoware_rle: Publisher<Image>,
-    mask_camera_info: Publisher<CameraInfo>,
+    mask: Option<Publisher<Image>>,
+    color_mask: Option<Publisher<Image>>,
+    mask_compressed: Option<Publisher<CompressedImage>>,
+    mask_autoware_rle: Option<Publisher<Image>>,
+    /// Only with `mask_resolution: network` (the mask's own geometry).
+    mask_camera_info: Option<Publisher<CameraInfo>>,
     /// Someone subscribes to `color_mask` (refreshed by the main loop).
     color_wanted: AtomicBool,
     camera_info: Mutex<Option<CameraInfo>>,
     stats: Mutex<PipelineStats>,
     warnings: Mutex<Throttle>,
+    /// Warnings on their way to /rosout (the main loop owns the node and publishes them).
+    rosout: std::sync::mpsc::SyncSender<String>,
 }
 
 /// Logs a warning at most once per period per camera, counting what it held back.
@@ -101,10 +106,11 @@ struct Throttle {
 impl Throttle {
     const PERIOD: Duration = Duration::from_secs(5);
 
-    fn warn(&mut self, camera: &str, message: &str) {
+    /// The warning line to log now, or `None` while the period holds warnings back.
+    fn warn(&mut self, camera: &str, message: &str) -> Option<String> {
         if self.last.is_some_and(|t| t.elapsed() < Self::PERIOD) {
             self.suppressed += 1;
-            return;
+            return None;
         }
         let held = std::mem::take(&mut self.suppressed);
         let more = if held > 0 {
@@ -112,10 +118,13 @@ impl Throttle {
         } else {
             String::new()
         };
-        eprintln!("warning: {camera}: dropped a frame: {message}{more}");
         self.last = Some(Instant::now());
+        Some(format!("{camera}: dropped a frame: {message}{more}"))
     }
 }
+
+/// Warnings waiting for /rosout at most; more are dropped (stderr still has them).
+const ROSOUT_BACKLOG: usize = 64;
 
 impl CameraOutputs {
     /// A frame (or a sample that failed to deserialize) arrived from the transport.
@@ -138,16 +147,22 @@ impl CameraOutputs {
         }
     }
 
-    /// Counts a malformed input and warns (throttled).
+    /// Counts a malformed input and warns (throttled) on stderr and /rosout.
     fn reject(&self, message: &str) {
         self.stats
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .frame_malformed();
-        self.warnings
+        let line = self
+            .warnings
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .warn(&self.name, message);
+        if let Some(line) = line {
+            eprintln!("warning: {line}");
+            // Never blocks a transport callback: a full backlog drops the /rosout copy.
+            let _ = self.rosout.try_send(line);
+        }
     }
 }
 
@@ -188,6 +203,20 @@ fn create_publisher<M: Serialize>(
     let topic = topic(node, name, type_name, qos)?;
     node.create_publisher(&topic, None)
         .map_err(|e| anyhow::anyhow!("publisher {name}: {e:?}"))
+}
+
+/// A publisher for an output the parameter file turns on; `None` (and no topic advertised)
+/// for one it turns off.
+fn optional_publisher<M: Serialize>(
+    node: &mut Node,
+    enabled: bool,
+    name: &str,
+    type_name: (&str, &str),
+    qos: &QosProfile,
+) -> anyhow::Result<Option<Publisher<M>>> {
+    enabled
+        .then(|| create_publisher(node, name, type_name, qos))
+        .transpose()
 }
 
 fn create_subscription<M: DeserializeOwned + 'static>(
@@ -247,31 +276,44 @@ pub fn run(
         .durability(Durability::TransientLocal)
         .history(History::KeepLast { depth: 1 });
     let slots = Arc::new(LatestSlots::<Pending>::new(params.cameras.len()));
+    let (rosout, warnings) = std::sync::mpsc::sync_channel::<String>(ROSOUT_BACKLOG);
     let mut outputs = Vec::new();
     for (index, camera) in params.cameras.iter().enumerate() {
         let out = format!("{camera}/{}", params.output_namespace);
+        let p = &params.publish;
+        let network = params.mask_resolution == MaskResolution::Network;
         outputs.push(Arc::new(CameraOutputs {
             name: camera.clone(),
-            mask: create_publisher(&mut node, &format!("{out}/mask"), IMAGE, &out_qos)?,
-            color_mask: create_publisher(&mut node, &format!("{out}/color_mask"), IMAGE, &out_qos)?,
-            mask_compressed: create_publisher(
+            mask: optional_publisher(&mut node, p.mask, &format!("{out}/mask"), IMAGE, &out_qos)?,
+            color_mask: optional_publisher(
                 &mut node,
+                p.color_mask,
+                &format!("{out}/color_mask"),
+                IMAGE,
+                &out_qos,
+            )?,
+            mask_compressed: optional_publisher(
+                &mut node,
+                p.mask_compressed,
                 &format!("{out}/mask/compressed"),
                 COMPRESSED,
                 &out_qos,
             )?,
-            mask_autoware_rle: create_publisher(
+            mask_autoware_rle: optional_publisher(
                 &mut node,
+                p.mask_autoware_rle,
                 &format!("{out}/mask/autoware_rle"),
                 IMAGE,
                 &out_qos,
             )?,
-            mask_camera_info: create_publisher(
+            mask_camera_info: optional_publisher(
                 &mut node,
+                network,
                 &format!("{out}/mask/camera_info"),
                 CAMERA_INFO,
                 &out_qos,
             )?,
+            rosout: rosout.clone(),
             color_wanted: AtomicBool::new(false),
             camera_info: Mutex::new(None),
             stats: Mutex::new(PipelineStats::default()),
@@ -316,13 +358,14 @@ pub fn run(
             }))
             .detach();
     }
-    let label_info: Publisher<LabelInfo> = create_publisher(
-        &mut node,
-        &format!("/{}/label_info", node_name),
-        ("vision_msgs", "LabelInfo"),
-        &latched,
-    )?;
-    if params.publish.label_info {
+    // Transient local: the publisher lives as long as the node, so late joiners get it.
+    let _label_info = if params.publish.label_info {
+        let label_info: Publisher<LabelInfo> = create_publisher(
+            &mut node,
+            &format!("/{}/label_info", node_name),
+            ("vision_msgs", "LabelInfo"),
+            &latched,
+        )?;
         let class_map = params
             .dataset
             .class_names()
@@ -340,9 +383,13 @@ pub fn run(
                 threshold: 0.0,
             })
             .map_err(|e| anyhow::anyhow!("label_info: {e:?}"))?;
-    }
-    let diagnostics: Publisher<DiagnosticArray> = create_publisher(
+        Some(label_info)
+    } else {
+        None
+    };
+    let diagnostics: Option<Publisher<DiagnosticArray>> = optional_publisher(
         &mut node,
+        params.publish.diagnostics,
         "/diagnostics",
         ("diagnostic_msgs", "DiagnosticArray"),
         &qos(QosPreset::Default),
@@ -376,10 +423,13 @@ pub fn run(
                             params.publish.color_mask && node.subscription_count(&topic) > 0;
                         o.color_wanted.store(wanted, Ordering::SeqCst);
                     }
-                    if params.publish.diagnostics {
+                    if let Some(diagnostics) = &diagnostics {
                         let array = diagnostics_message(&params, &node_name, &outputs, &slots);
                         let _ = diagnostics.publish(array);
                     }
+                }
+                for line in warnings.try_iter() {
+                    ros2_client::rosout!(node, ros2_client::ros2::LogLevel::Warn, "{line}");
                 }
                 smol::Timer::after(Duration::from_millis(50)).await;
             }
@@ -481,7 +531,7 @@ fn process(
         match segmenter.segment(&refs, &fit) {
             Ok(masks) => {
                 for (frame, seg) in group.iter().zip(masks) {
-                    publish(params, &outputs[frame.camera], frame, seg);
+                    publish(&outputs[frame.camera], frame, seg);
                 }
             }
             Err(e) => group
@@ -495,7 +545,7 @@ fn process(
 const OVERLAY_ALPHA: f32 = 0.5;
 
 /// Publishes every enabled output of one segmented frame and records its latency.
-fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Ready, seg: Segmentation) {
+fn publish(out: &CameraOutputs, frame: &Ready, seg: Segmentation) {
     let header = &frame.header;
     let Segmentation {
         mask,
@@ -504,27 +554,27 @@ fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Ready, seg: Segment
         overlay,
         timing,
     } = seg;
-    if params.publish.mask {
+    if let Some(publisher) = &out.mask {
         let message = image_message(header, "mono8", 1, &mask, mask.as_raw().clone());
-        let _ = out.mask.publish(message);
+        let _ = publisher.publish(message);
     }
-    if params.publish.mask_compressed {
+    if let Some(publisher) = &out.mask_compressed {
         let mut png = Vec::new();
         let encoded = mask.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
         if encoded.is_ok() {
-            let _ = out.mask_compressed.publish(CompressedImage {
+            let _ = publisher.publish(CompressedImage {
                 header: header.clone(),
                 format: MASK_PNG_FORMAT.into(),
                 data: png,
             });
         }
     }
-    if params.publish.mask_autoware_rle {
+    if let Some(publisher) = &out.mask_autoware_rle {
         // Width, height and step describe the decoded mask, as Autoware's consumer expects.
         let message = image_message(header, "mono8", 1, &mask, run_length_encode(&mask));
-        let _ = out.mask_autoware_rle.publish(message);
+        let _ = publisher.publish(message);
     }
-    if params.mask_resolution == MaskResolution::Network {
+    if let Some(publisher) = &out.mask_camera_info {
         let scaled = out
             .camera_info
             .lock()
@@ -533,14 +583,14 @@ fn publish(params: &NodeParams, out: &CameraOutputs, frame: &Ready, seg: Segment
             .map(|info| info.scaled(scale_x, scale_y, mask.width(), mask.height()));
         if let Some(mut scaled) = scaled {
             scaled.header = header.clone();
-            let _ = out.mask_camera_info.publish(scaled);
+            let _ = publisher.publish(scaled);
         }
     }
-    if let Some(overlay) = overlay
+    if let Some((overlay, publisher)) = overlay.zip(out.color_mask.as_ref())
         && out.color_wanted.load(Ordering::SeqCst)
     {
         let message = image_message(header, "rgb8", 3, &mask, overlay.into_raw());
-        let _ = out.color_mask.publish(message);
+        let _ = publisher.publish(message);
     }
     let latency = frame.received.elapsed().as_secs_f64() * 1e3;
     out.stats

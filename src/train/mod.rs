@@ -341,7 +341,12 @@ impl Run {
 /// A progress bar on a terminal, plain log lines otherwise (CI, files).
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    /// When the last plain status line was printed (without a terminal).
+    last_line: std::cell::Cell<std::time::Instant>,
 }
+
+/// Without a terminal, status lines (e.g. validation progress) at most this often.
+const STATUS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Progress {
     fn new(start: u64, total: u64) -> Self {
@@ -356,7 +361,10 @@ impl Progress {
             bar.set_position(start);
             bar
         });
-        Self { bar }
+        Self {
+            bar,
+            last_line: std::cell::Cell::new(std::time::Instant::now()),
+        }
     }
 
     fn update(&self, step: u64, message: &str) {
@@ -369,9 +377,16 @@ impl Progress {
         }
     }
 
+    /// A status that changes often (validation progress): the bar's message on a terminal,
+    /// else a log line every [`STATUS_EVERY`], so a long validation is never silent.
     fn message(&self, message: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(message.to_string());
+        match &self.bar {
+            Some(bar) => bar.set_message(message.to_string()),
+            None if self.last_line.get().elapsed() >= STATUS_EVERY => {
+                eprintln!("{message}");
+                self.last_line.set(std::time::Instant::now());
+            }
+            None => {}
         }
     }
 

@@ -46,6 +46,10 @@ def main():
     node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
     node.create_subscription(CameraInfo, outs + "/mask/camera_info", keep("mask_camera_info"), reliable)
     node.create_subscription(Image, outs + "/mask/autoware_rle", keep("mask_autoware_rle"), reliable)
+    # Every node's log, as `ros2 topic echo /rosout` shows it.
+    from rcl_interfaces.msg import Log
+    rosout = []
+    node.create_subscription(Log, "/rosout", rosout.append, reliable)
     pub_qos = qos_profile_sensor_data if plan.get("sensor_qos", False) else reliable
     raw_pub = node.create_publisher(Image, cam + "/image", pub_qos)
     compressed_pub = node.create_publisher(CompressedImage, cam + "/image/compressed", pub_qos)
@@ -180,6 +184,11 @@ def main():
             {"name": s.name, "values": {kv.key: kv.value for kv in s.values}} for s in last.status
         ]
     results["graph_nodes"] = [name for name, _ in node.get_node_names_and_namespaces()]
+    # The topics the node advertises (publishers), as `ros2 topic list -v` counts them.
+    results["published_topics"] = sorted(
+        name for name, _ in node.get_topic_names_and_types()
+        if name.startswith(outs) and node.count_publishers(name) > 0)
+    results["rosout"] = [{"name": m.name, "level": int(m.level), "msg": m.msg} for m in rosout]
     json.dump(results, open(out_path, "w"), indent=1)
     node.destroy_node()
     rclpy.shutdown()

@@ -23,16 +23,34 @@ fn infer(weights: &Path, inputs: &[&Path], out: &Path) -> Output {
 
 #[test]
 fn models_lists_every_registered_model_with_counts() {
-    let out = rtseg(&["models", "--size", "64x64"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtseg"))
+        .args(["models", "--size", "64x64"])
+        .env(
+            "RTSEG_WEIGHTS_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("weights"),
+        )
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let listing = text(&out);
+    // Parameters, GMACs at the size, and which datasets have shipped weights.
     for line in [
-        "msnet-m                3.992M",
-        "msnet-anas             1.381M",
-        "mfaranet              12.991M",
+        "msnet-m             3.992M           0.06  camvid ",
+        "msnet-anas          1.381M ",
+        "mfaranet           12.991M ",
     ] {
         assert!(listing.contains(line), "{line:?} not in\n{listing}");
     }
+}
+
+#[test]
+fn the_legend_names_every_class_and_its_colour() {
+    let out = rtseg(&["models", "--legend", "--dataset", "cityscapes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let legend = text(&out);
+    assert!(legend.contains("cityscapes (19 classes"), "{legend}");
+    assert!(legend.contains("  0 #804080 road"), "{legend}");
+    assert!(legend.contains(" 18 #770b20 bicycle"), "{legend}");
 }
 
 #[test]
@@ -74,8 +92,68 @@ fn infer_writes_masks_and_overlays_and_survives_bad_files() {
         assert!(mask.to_luma8().pixels().all(|p| p[0] < 11));
         let color = image::open(out_dir.join(format!("{stem}_color.png"))).unwrap();
         assert_eq!(color.color(), image::ColorType::Rgb8);
+        let (ids, palette) = indexed_png(&out_dir.join(format!("{stem}_palette.png")));
+        assert_eq!(
+            ids,
+            mask.to_luma8().into_raw(),
+            "the palette PNG holds the same ids"
+        );
+        assert_eq!(
+            &palette[..6],
+            &[128, 128, 128, 128, 0, 0],
+            "CamVid's sky, building"
+        );
     }
     assert!(!out_dir.join("broken_mask.png").exists());
+    assert!(log.contains("classes (camvid"), "{log}");
+}
+
+/// The indices and palette of an indexed PNG, read without expanding the palette.
+fn indexed_png(path: &Path) -> (Vec<u8>, Vec<u8>) {
+    let mut decoder =
+        png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder.read_info().unwrap();
+    assert_eq!(reader.info().color_type, png::ColorType::Indexed);
+    let palette = reader.info().palette.as_ref().unwrap().to_vec();
+    let mut ids = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut ids).unwrap();
+    ids.truncate(frame.buffer_size());
+    (ids, palette)
+}
+
+#[test]
+fn inputs_with_the_same_stem_keep_their_own_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = init_weights(dir.path());
+    for (sub, name, shade) in [("a", "x.png", 10), ("b", "x.png", 200), ("a", "x.jpeg", 90)] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        image::RgbImage::from_pixel(64, 64, image::Rgb([shade, 0, 0]))
+            .save(dir.path().join(sub).join(name))
+            .unwrap();
+    }
+    let out_dir = dir.path().join("out");
+    let (ax, bx, aj) = (
+        dir.path().join("a/x.png"),
+        dir.path().join("b/x.png"),
+        dir.path().join("a/x.jpeg"),
+    );
+    let out = infer(&weights, &[&ax, &bx, &aj, &ax], &out_dir);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut written: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with("_mask.png"))
+        .collect();
+    written.sort();
+    // Four inputs, four masks: the paths name them, the repeated one is numbered.
+    assert_eq!(written.len(), 4, "{written:?}");
+    assert!(
+        written
+            .iter()
+            .all(|n| n.contains("x_png") || n.contains("x_jpeg")),
+        "{written:?}"
+    );
 }
 
 #[test]
@@ -272,4 +350,56 @@ fn an_installed_binary_finds_weights_in_its_share_folder() {
     let out = run(Some(Path::new("/nonexistent-weights")));
     assert!(!out.status.success());
     assert_says(&out, "in none of: /nonexistent-weights)");
+}
+
+#[test]
+fn eval_without_a_dataset_names_the_option_and_the_variable() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtseg"))
+        .args(["eval", "--random-init", "--split", "val"])
+        .env("RTSEG_CAMVID", "")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_says(&out, "pass --data-root DIR");
+    assert_says(&out, "RTSEG_CAMVID");
+}
+
+/// Started outside the checkout, the node finds the parameter file installed beside it
+/// (colcon's share/rtseg/launch), and without one says where it looked.
+#[test]
+fn the_node_finds_its_installed_parameter_file() {
+    let root = tempfile::tempdir().unwrap();
+    let lib = root.path().join("install/lib/rtseg");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_rtseg"), lib.join("rtseg")).unwrap();
+    let elsewhere = root.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let run = || {
+        std::process::Command::new(lib.join("rtseg"))
+            .arg("node")
+            .current_dir(&elsewhere)
+            .env("ROS_DOMAIN_ID", "118")
+            .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(!out.status.success());
+    assert_says(
+        &out,
+        "no parameter file given and none found (looked in launch/rtseg.params.yaml, ",
+    );
+    assert_says(&out, "install/share/rtseg/launch/rtseg.params.yaml");
+    let share = root.path().join("install/share/rtseg/launch");
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(
+        share.join("rtseg.params.yaml"),
+        "rtseg:\n  ros__parameters:\n    model: nonexistent-model\n",
+    )
+    .unwrap();
+    // Found and read: the error is now about its contents, before any DDS traffic.
+    let out = run();
+    assert!(!out.status.success());
+    assert_says(&out, "install/share/rtseg/launch/rtseg.params.yaml");
+    assert!(!text(&out).contains("none found"), "{}", text(&out));
 }

@@ -46,8 +46,10 @@ pub struct Args {
     /// Images per network call (e.g. one per camera); throughput counts images.
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// Timed runs (latency percentiles are over these).
     #[arg(long, default_value_t = 20)]
     iters: usize,
+    /// Untimed runs first (allocations, caches, engine autotuning).
     #[arg(long, default_value_t = 3)]
     warmup: usize,
     /// Print JSON (one object per backend, one per line) instead of a table.

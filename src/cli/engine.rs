@@ -20,6 +20,7 @@ pub enum Command {
         /// export → fp16, else fp32); fp16 on TensorRT ≤ 10]
         #[arg(long, value_enum)]
         precision: Option<Precision>,
+        /// Which TensorRT builds it: tensorrt (libnvinfer + libnvonnxparser) or tensorrt-rtx.
         #[arg(long, value_enum, default_value = "tensorrt")]
         flavour: Flavour,
         /// Engine cache folder.
@@ -53,12 +54,15 @@ pub enum Command {
     /// Check an engine against its manifest, its ONNX, this machine's TensorRT and GPU; exit
     /// status 1 if any check fails.
     Check {
+        /// The engine (`.plan`, its manifest `.json` beside it).
         engine: PathBuf,
         /// The ONNX the engine should come from.
         #[arg(long)]
         onnx: Option<PathBuf>,
+        /// The TensorRT runtime library [default: the system's, then .venv's].
         #[arg(long)]
         library: Option<PathBuf>,
+        /// CUDA device ordinal.
         #[arg(long, default_value_t = 0)]
         gpu: usize,
     },
@@ -74,8 +78,10 @@ pub enum Command {
     },
     /// Load TensorRT (the version handshake) and look for a CUDA driver and GPU.
     Info {
+        /// Which TensorRT to load: tensorrt or tensorrt-rtx.
         #[arg(long, value_enum, default_value = "tensorrt")]
         flavour: Flavour,
+        /// The TensorRT runtime library [default: the system's, then .venv's].
         #[arg(long)]
         library: Option<PathBuf>,
     },

@@ -21,15 +21,19 @@ pub enum Command {
     Convert {
         #[command(flatten)]
         model: ModelArgs,
+        /// The weight file to read (.bpk or .safetensors).
         input: PathBuf,
+        /// The file to write; its extension picks the format.
         output: PathBuf,
     },
     /// Write freshly initialised weights (seeded), e.g. as a starting point or test fixture.
     Init {
         #[command(flatten)]
         model: ModelArgs,
+        /// Random seed: the same seed gives the same weights.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The weight file to write (.bpk or .safetensors).
         output: PathBuf,
     },
 }

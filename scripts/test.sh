@@ -33,11 +33,13 @@ export RTSEG_PSEUDO_CITYSCAPES="${RTSEG_PSEUDO_CITYSCAPES:-$PWD/../shared/data/p
 # TensorRT and TensorRT-RTX headers (Apache-2.0, from the trtx-sys crate in cargo's registry)
 # for the tensorrt feature's shim; the runtime libraries come from the wheels in .venv.
 eval "$(bash scripts/trt_headers.sh)"
-# Every test binary runs even after a failure (--no-fail-fast), and the run ends with the
-# total over all of them (cargo prints one "test result" line per binary).
+# Release profile: the tests reuse every dependency the README's main job (`cargo run
+# --release`) already built — the features below change no shared dependency's features —
+# instead of compiling them all a second time. Every test binary runs even after a failure
+# (--no-fail-fast), and the run ends with the total over all of them.
 mkdir -p target
 set +e
-cargo test --locked --no-fail-fast --features ort,tensorrt "$@" 2>&1 | tee target/test.log
+cargo test --release --locked --no-fail-fast --features ort,tensorrt "$@" 2>&1 | tee target/test.log
 status=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }

@@ -246,7 +246,7 @@ fn unknown_backend_and_bad_size_are_clear_errors() {
     let out = rtseg(&["bench", "--random-init", "--backend", "tflite"]);
     assert!(!out.status.success());
     assert_says(&out, "invalid value 'tflite'");
-    assert_says(&out, "possible values: burn, ort, tensorrt");
+    assert_says(&out, "possible values: auto, burn, ort, tensorrt");
     let out = rtseg(&["bench", "--random-init", "--size", "10x10"]);
     assert!(!out.status.success());
     assert_says(&out, "64 to 8192 pixels a side");

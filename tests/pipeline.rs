@@ -380,3 +380,15 @@ fn stats_report_rates_percentiles_and_counts() {
     let r = stats.report();
     assert_eq!((r.input_hz, r.malformed, r.total_published), (0.0, 1, 100));
 }
+
+#[test]
+fn stats_withhold_a_mask_older_than_one_already_published() {
+    let mut stats = PipelineStats::default();
+    let first = std::time::Instant::now();
+    let second = first + Duration::from_millis(33);
+    // Two workers on one camera: the newer frame's mask is ready first.
+    assert!(stats.claim(second));
+    assert!(!stats.claim(first));
+    assert!(stats.claim(second + Duration::from_millis(33)));
+    assert_eq!(stats.report().superseded, 1);
+}

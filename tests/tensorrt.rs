@@ -522,9 +522,9 @@ mod with_tensorrt {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("launch/rtseg.params.yaml"),
         )
         .unwrap()
-        .replace("backend: burn ", "backend: tensorrt ")
+        .replace("backend: auto ", "backend: tensorrt ")
         .replace("build_only: false", "build_only: true")
-        .replace("network_size: [0, 0]", "network_size: [360, 480]");
+        .replace("network_size: auto", "network_size: [360, 480]");
         let file = dir.path().join("params.yaml");
         std::fs::write(&file, params).unwrap();
         let out = rtseg_env(

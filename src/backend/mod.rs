@@ -24,6 +24,9 @@ use crate::source::ModelSource;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
+    /// ONNX Runtime when this binary has it and the library loads (the faster CPU backend),
+    /// else burn; the node's default.
+    Auto,
     /// burn's CPU `flex` backend (or a GPU backend compiled in with `vulkan`/`cuda`).
     #[default]
     Burn,
@@ -36,6 +39,7 @@ pub enum BackendKind {
 impl BackendKind {
     pub fn name(self) -> &'static str {
         match self {
+            BackendKind::Auto => "auto",
             BackendKind::Burn => "burn",
             BackendKind::Ort => "ort",
             BackendKind::Tensorrt => "tensorrt",
@@ -131,6 +135,16 @@ pub struct BackendConfig {
 /// provider, or an ONNX made for another model — each named in the message.
 pub fn open(config: &BackendConfig, source: &ModelSource) -> anyhow::Result<Box<dyn Segmenter>> {
     match config.kind {
+        BackendKind::Auto => {
+            let kind = auto_kind(&config.ort);
+            open(
+                &BackendConfig {
+                    kind,
+                    ..config.clone()
+                },
+                source,
+            )
+        }
         BackendKind::Burn => {
             let device = Device::default();
             let model = source.build(&device)?;
@@ -145,6 +159,23 @@ pub fn open(config: &BackendConfig, source: &ModelSource) -> anyhow::Result<Box<
         BackendKind::Ort => open_ort(&config.ort, source),
         BackendKind::Tensorrt => open_tensorrt(config, source),
     }
+}
+
+/// What `auto` picks: `ort` when compiled in and its library loads, else `burn`.
+#[cfg(feature = "ort")]
+fn auto_kind(options: &OrtOptions) -> BackendKind {
+    match ort::environment(options.library.as_deref()) {
+        Ok(_) => BackendKind::Ort,
+        Err(e) => {
+            eprintln!("backend auto: ONNX Runtime unavailable ({e:#}); using burn");
+            BackendKind::Burn
+        }
+    }
+}
+
+#[cfg(not(feature = "ort"))]
+fn auto_kind(_: &OrtOptions) -> BackendKind {
+    BackendKind::Burn
 }
 
 #[cfg(feature = "tensorrt")]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rtseg::backend;
+use rtseg::backend::{self, BackendKind};
 use rtseg::ros::args::RosArgs;
 use rtseg::source::ModelSource;
 
@@ -29,19 +29,28 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
         file.node_name = name;
     }
     let discovery = rtseg::ros::node::Discovery::from_env()?;
-    let p = &file.params;
-    let source = ModelSource::resolve(&p.model, p.dataset, None, p.weights())?;
-    let config = p.backend_config();
+    let source = ModelSource::resolve(
+        &file.params.model,
+        file.params.dataset,
+        None,
+        file.params.weights(),
+    )?;
+    let mut config = file.params.backend_config();
     // Fail on a bad model, backend, ONNX or weight file before joining the ROS graph (and build
     // a missing TensorRT engine now rather than with the first frame).
-    backend::open(&config, &source)?;
+    let mut probe = backend::open(&config, &source)?;
+    let backend_name = probe.io().backend;
+    // `auto` is decided once: the workers and /diagnostics use what it chose.
+    config.kind = <BackendKind as clap::ValueEnum>::from_str(backend_name, false)
+        .map_err(anyhow::Error::msg)?;
+    file.params.backend = config.kind;
+    let p = &file.params;
     if p.build_only {
-        eprintln!(
-            "build_only: the {} backend is ready; exiting",
-            config.kind.name()
-        );
+        eprintln!("build_only: the {backend_name} backend is ready; exiting");
         return Ok(ExitCode::SUCCESS);
     }
+    expected_rate(probe.as_mut(), config.network_size, p.workers);
+    drop(probe);
     super::catch_ctrl_c();
     eprintln!(
         "rtseg node {} on ROS domain {}{}: {} camera(s), backend {}",
@@ -53,7 +62,7 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
             ""
         },
         p.cameras.len(),
-        config.kind.name()
+        backend_name
     );
     let factory = || backend::open(&config, &source);
     rtseg::ros::node::run(file, discovery, &factory, &super::INTERRUPTED)?;
@@ -80,4 +89,26 @@ fn default_params_file() -> anyhow::Result<PathBuf> {
             looked.join(", ")
         )
     })
+}
+
+/// Logs the mask rate to expect on this machine, from a few network calls at the network
+/// size (a 360×480 frame when the node runs at each frame's own size) with the threads one
+/// worker gets; the workers run their calls side by side.
+fn expected_rate(
+    segmenter: &mut dyn rtseg::pipeline::Segmenter,
+    size: Option<(u32, u32)>,
+    workers: usize,
+) {
+    let (h, w) = size.unwrap_or((360, 480));
+    match rtseg::bench::run(segmenter, [1, h as usize, w as usize], 1, 5, 0) {
+        Ok(report) => eprintln!(
+            "expected: ~{:.0} masks/s ({workers} worker(s), {:.0} ms per {w}x{h} network call \
+             with {}, measured now); a faster camera is kept up with by dropping frames: each \
+             mask is of the newest frame, so latency stays at about one call",
+            workers as f64 * 1e3 / report.p50_ms.max(1e-3),
+            report.p50_ms,
+            report.backend
+        ),
+        Err(e) => eprintln!("expected rate unknown: {e:#}"),
+    }
 }

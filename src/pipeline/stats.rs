@@ -42,6 +42,9 @@ pub struct PipelineStats {
     samples_ms: VecDeque<(f64, f64)>,
     malformed: u64,
     total_published: u64,
+    /// Arrival of the newest frame whose mask went out.
+    newest: Option<Instant>,
+    superseded: u64,
 }
 
 /// One diagnostics period.
@@ -58,6 +61,9 @@ pub struct StatsReport {
     pub malformed: u64,
     /// Masks published since the start.
     pub total_published: u64,
+    /// Masks withheld since the start because a newer frame's mask went out first (several
+    /// workers on one camera).
+    pub superseded: u64,
 }
 
 impl Default for PipelineStats {
@@ -69,6 +75,8 @@ impl Default for PipelineStats {
             samples_ms: VecDeque::with_capacity(WINDOW),
             malformed: 0,
             total_published: 0,
+            newest: None,
+            superseded: 0,
         }
     }
 }
@@ -80,6 +88,17 @@ impl PipelineStats {
 
     pub fn frame_malformed(&mut self) {
         self.malformed += 1;
+    }
+
+    /// Whether the mask of a frame that arrived at `arrived` may go out: not when a newer
+    /// frame's mask already has, so subscribers never see time run backwards.
+    pub fn claim(&mut self, arrived: Instant) -> bool {
+        if self.newest.is_some_and(|newest| newest > arrived) {
+            self.superseded += 1;
+            return false;
+        }
+        self.newest = Some(arrived);
+        true
     }
 
     /// A mask went out `latency_ms` after its frame arrived, `model_ms` of it in the network.
@@ -103,6 +122,7 @@ impl PipelineStats {
             overhead_ms: percentiles(self.samples_ms.iter().map(|s| s.0 - s.1)),
             malformed: self.malformed,
             total_published: self.total_published,
+            superseded: self.superseded,
         };
         self.since = Instant::now();
         self.received = 0;

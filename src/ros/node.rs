@@ -270,7 +270,10 @@ pub fn run(
         .map_err(|e| anyhow::anyhow!("spinner: {e:?}"))?;
     executor.spawn(spinner.spin()).detach();
 
-    let (in_qos, out_qos) = (qos(params.input_qos), qos(params.output_qos));
+    let in_qos = qos(params.input_qos);
+    let out_qos = qos(params.output_qos).deadline(
+        (params.output_deadline_ms > 0).then(|| Duration::from_millis(params.output_deadline_ms)),
+    );
     let latched = QosProfile::publisher_default()
         .reliability_reliable(WhenFull::DEFAULT)
         .durability(Durability::TransientLocal)
@@ -546,6 +549,14 @@ const OVERLAY_ALPHA: f32 = 0.5;
 
 /// Publishes every enabled output of one segmented frame and records its latency.
 fn publish(out: &CameraOutputs, frame: &Ready, seg: Segmentation) {
+    if !out
+        .stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .claim(frame.received)
+    {
+        return;
+    }
     let header = &frame.header;
     let Segmentation {
         mask,
@@ -560,7 +571,15 @@ fn publish(out: &CameraOutputs, frame: &Ready, seg: Segmentation) {
     }
     if let Some(publisher) = &out.mask_compressed {
         let mut png = Vec::new();
-        let encoded = mask.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
+        // Fast deflate: on a 480×360 mask 0.12 ms and 4.5 KB against the default level's
+        // 2.0 ms and 3.3 KB (CI-class CPU). The adaptive row filters stay: without them the
+        // PNG grows 19× (85 KB), too big for one datagram to a stock subscriber.
+        let encoder = image::codecs::png::PngEncoder::new_with_quality(
+            &mut png,
+            image::codecs::png::CompressionType::Fast,
+            image::codecs::png::FilterType::Adaptive,
+        );
+        let encoded = mask.write_with_encoder(encoder);
         if encoded.is_ok() {
             let _ = publisher.publish(CompressedImage {
                 header: header.clone(),
@@ -663,6 +682,7 @@ fn diagnostics_message(
                     kv("overhead_p99_ms", p99(r.overhead_ms)),
                     kv("dropped", slots.dropped(i).to_string()),
                     kv("malformed", r.malformed.to_string()),
+                    kv("superseded", r.superseded.to_string()),
                     kv("published", r.total_published.to_string()),
                     kv("backend", params.backend.name().to_string()),
                     kv("model", params.model.clone()),

@@ -75,19 +75,28 @@ pub struct NodeParams {
     pub cameras: Vec<String>,
     /// Outputs go to `<camera>/<output_namespace>/…`.
     pub output_namespace: String,
-    /// Network input `[height, width]`; `[0, 0]` runs at each frame's own size.
+    /// The size the network runs at.
     #[serde(default)]
-    pub network_size: [u32; 2],
+    pub network_size: NetworkSize,
     #[serde(default)]
     pub resize_policy: ResizePolicy,
     #[serde(default)]
     pub mask_resolution: MaskResolution,
     pub input_qos: QosPreset,
     pub output_qos: QosPreset,
+    /// DDS Deadline QoS offered on the outputs, ms; 0 offers none. RustDDS (0.15) repairs
+    /// what a reliable reader lost in rounds a fifth of the writer's deadline apart (1 ms at
+    /// most 5 ms, 10 ms without a deadline), and a stock Fast DDS subscriber, with its 208 KiB
+    /// socket receive buffer, loses part of every mask over ~128 KiB: the deadline sets how
+    /// fast that repair runs. Subscribers requesting a deadline shorter than this do not match
+    /// (DDS 1.4 §2.2.3.7).
+    #[serde(default = "output_deadline_ms")]
+    pub output_deadline_ms: u64,
     #[serde(default)]
     pub publish: Outputs,
-    /// Inference threads shared by all cameras.
-    #[serde(default = "one")]
+    /// Inference threads shared by all cameras; two keep a one-camera pipeline busy (one
+    /// network call while the other frame is decoded, resized, encoded and published).
+    #[serde(default = "two")]
     pub workers: usize,
     /// Most frames (one per camera, of one size) a worker runs through the network in one
     /// call; more than 1 pays off where the backend runs a batch faster than its frames
@@ -96,8 +105,59 @@ pub struct NodeParams {
     pub max_batch: usize,
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 fn one() -> usize {
     1
+}
+
+fn output_deadline_ms() -> u64 {
+    5
+}
+
+fn two() -> usize {
+    2
+}
+
+/// `network_size`: `auto` (the model card's real-time size, the default), `[0, 0]` (each
+/// frame's own size) or `[height, width]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NetworkSize {
+    #[default]
+    Auto,
+    FrameSize,
+    Fixed(u32, u32),
+}
+
+impl Serialize for NetworkSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            NetworkSize::Auto => s.serialize_str("auto"),
+            NetworkSize::FrameSize => [0u32, 0].serialize(s),
+            NetworkSize::Fixed(h, w) => [h, w].serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NetworkSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            Pair([u32; 2]),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "auto" => Ok(NetworkSize::Auto),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "network_size {w:?}: auto, [0, 0] or [height, width]"
+            ))),
+            Raw::Pair([0, 0]) => Ok(NetworkSize::FrameSize),
+            Raw::Pair([h, w]) => Ok(NetworkSize::Fixed(h, w)),
+        }
+    }
 }
 
 /// The node name and its parameters.
@@ -107,9 +167,13 @@ pub struct ParamsFile {
 }
 
 impl NodeParams {
+    /// The network size `(height, width)`, or `None` for each frame's own size.
     pub fn network_size(&self) -> Option<(u32, u32)> {
-        let [h, w] = self.network_size;
-        (h > 0 && w > 0).then_some((h, w))
+        match self.network_size {
+            NetworkSize::Auto => Some(crate::models::card::realtime_size(self.dataset)),
+            NetworkSize::FrameSize => None,
+            NetworkSize::Fixed(h, w) => Some((h, w)),
+        }
     }
 
     /// Where the weights come from: the `weights` file, or the shipped ones when empty.
@@ -125,7 +189,15 @@ impl NodeParams {
     pub fn backend_config(&self) -> BackendConfig {
         BackendConfig {
             kind: self.backend,
-            ort: self.ort.clone(),
+            ort: OrtOptions {
+                // `0` shares the cores among the workers: two workers of all cores each would
+                // fight over them and both run slower.
+                intra_op_threads: match self.ort.intra_op_threads {
+                    0 => (cores() / self.workers).max(1),
+                    n => n,
+                },
+                ..self.ort.clone()
+            },
             tensorrt: TensorRtOptions {
                 // The engine's profile covers the node's largest batch.
                 max_batch: self.max_batch as u32,
@@ -147,22 +219,25 @@ impl NodeParams {
         if self.output_namespace.is_empty() || self.output_namespace.starts_with('/') {
             return Err("output_namespace must be a relative name such as `segmentation`".into());
         }
+        if self.output_deadline_ms > 60_000 {
+            return Err(format!(
+                "output_deadline_ms {} must be 0 (none) or at most 60000",
+                self.output_deadline_ms
+            ));
+        }
         if !(1..=64).contains(&self.workers) {
             return Err(format!("workers {} must be 1..=64", self.workers));
         }
         if !(1..=64).contains(&self.max_batch) {
             return Err(format!("max_batch {} must be 1..=64", self.max_batch));
         }
-        let [h, w] = self.network_size;
-        if (h == 0) != (w == 0)
-            || (h > 0
-                && crate::models::card::InputSpec::IMAGENET_RGB
-                    .check_size(h, w)
-                    .is_err())
+        if let NetworkSize::Fixed(h, w) = self.network_size
+            && crate::models::card::InputSpec::IMAGENET_RGB
+                .check_size(h, w)
+                .is_err()
         {
             return Err(format!(
-                "network_size {:?}: [0, 0] or both sides 64..=8192",
-                self.network_size
+                "network_size [{h}, {w}]: auto, [0, 0] or both sides 64..=8192"
             ));
         }
         Ok(())

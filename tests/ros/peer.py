@@ -188,6 +188,11 @@ def main():
     results["published_topics"] = sorted(
         name for name, _ in node.get_topic_names_and_types()
         if name.startswith(outs) and node.count_publishers(name) > 0)
+    # What the node offers on mask, as `ros2 topic info -v` shows it.
+    results["mask_qos"] = [
+        {"reliability": int(i.qos_profile.reliability),
+         "deadline_ns": i.qos_profile.deadline.nanoseconds}
+        for i in node.get_publishers_info_by_topic(outs + "/mask")]
     results["rosout"] = [{"name": m.name, "level": int(m.level), "msg": m.msg} for m in rosout]
     json.dump(results, open(out_path, "w"), indent=1)
     node.destroy_node()

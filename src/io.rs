@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use image::{ImageReader, RgbImage};
+use image::{GrayImage, ImageReader, RgbImage};
 use sha2::{Digest, Sha256};
 
 /// The temporary sibling a write goes to before its rename: `.<name>.<pid>.tmp` in the same
@@ -90,16 +90,135 @@ pub fn save_indexed_png(
     })
 }
 
-/// Decodes a PNG or JPEG file as 8-bit RGB, naming the file in any error.
+/// Decodes a PNG or JPEG file as 8-bit RGB, upright ([`decode_upright`]). Errors name the
+/// file.
 pub fn load_rgb(path: &Path) -> anyhow::Result<RgbImage> {
     let reader = ImageReader::open(path)
         .map_err(|e| anyhow::anyhow!("{}: cannot open: {e}", path.display()))?
         .with_guessed_format()
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-    let image = reader
-        .decode()
+    let image = decode_upright(reader)
         .map_err(|e| anyhow::anyhow!("{}: not a readable PNG/JPEG image: {e}", path.display()))?;
     Ok(image.to_rgb8())
+}
+
+/// Decodes an image with its EXIF Orientation tag (JPEG, or a PNG's eXIf chunk) applied, as
+/// every viewer, Pillow's `exif_transpose` and OpenCV's `imread`/`imdecode` apply it: a frame
+/// stored sideways is segmented upright and its mask is upright.
+///
+/// # Errors
+/// The decoder's error for an unreadable image. A broken EXIF block is not one: it reads as
+/// no tag.
+pub fn decode_upright<R: std::io::BufRead + std::io::Seek>(
+    reader: ImageReader<R>,
+) -> image::ImageResult<image::DynamicImage> {
+    use image::ImageDecoder;
+    let mut decoder = reader.into_decoder()?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = image::DynamicImage::from_decoder(decoder)?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+/// A label file's pixels as stored: class ids, or colours that a colour table maps to ids.
+pub enum LabelPixels {
+    Ids(GrayImage),
+    Rgb(RgbImage),
+}
+
+/// Reads a label PNG's stored sample values, as PIL and mmcv's `imread(flag="unchanged")`
+/// read them — never through a colour conversion: 8-bit grey → the values; a palette ("P")
+/// PNG of any bit depth → the palette indices; 16-bit grey → the values, each < 256; RGB (no
+/// alpha) → colours, for a colour table.
+///
+/// # Errors
+/// Not a PNG (a lossy JPEG cannot hold ids), 1/2/4-bit grey (decoders disagree on scaling
+/// it), a 16-bit value above 255, an alpha channel, 16-bit RGB — each naming the file.
+pub fn load_label(path: &Path) -> anyhow::Result<LabelPixels> {
+    use png::{BitDepth, ColorType};
+    let fail = |what: String| anyhow::anyhow!("{}: {what}", path.display());
+    let file =
+        std::fs::File::open(path).map_err(|e| fail(format!("cannot open label file: {e}")))?;
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    // Samples as stored: no palette expansion, no 16→8-bit stripping.
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder.read_info().map_err(|e| {
+        fail(format!(
+            "not a readable label PNG (labels must be PNG): {e}"
+        ))
+    })?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| fail("label PNG too large".into()))?;
+    let mut buf = vec![0u8; size];
+    let info = reader
+        .next_frame(&mut buf)
+        .map_err(|e| fail(format!("corrupt label PNG: {e}")))?;
+    let (w, h, line) = (info.width, info.height, info.line_size);
+    let rows = buf.chunks_exact(line).take(h as usize);
+    match (info.color_type, info.bit_depth) {
+        (ColorType::Grayscale, BitDepth::Eight) | (ColorType::Indexed, BitDepth::Eight) => {
+            let ids = rows.flat_map(|row| &row[..w as usize]).copied().collect();
+            Ok(LabelPixels::Ids(
+                GrayImage::from_raw(w, h, ids).expect("w × h ids"),
+            ))
+        }
+        (ColorType::Indexed, depth) => {
+            // 1, 2 or 4 bits per index, packed from the high bits of each byte.
+            let bits = depth as u32 as usize;
+            let per_byte = 8 / bits;
+            let mask = (1u16 << bits) as u8 - 1;
+            let ids = rows
+                .flat_map(|row| {
+                    (0..w as usize).map(move |x| {
+                        let shift = 8 - bits * (x % per_byte + 1);
+                        (row[x / per_byte] >> shift) & mask
+                    })
+                })
+                .collect();
+            Ok(LabelPixels::Ids(
+                GrayImage::from_raw(w, h, ids).expect("w × h ids"),
+            ))
+        }
+        (ColorType::Grayscale, BitDepth::Sixteen) => {
+            let mut ids = Vec::with_capacity((w * h) as usize);
+            for row in rows {
+                for sample in row[..2 * w as usize].chunks_exact(2) {
+                    let value = u16::from_be_bytes([sample[0], sample[1]]);
+                    ids.push(u8::try_from(value).map_err(|_| {
+                        fail(format!(
+                            "16-bit label value {value} cannot be a class id (0..=255)"
+                        ))
+                    })?);
+                }
+            }
+            Ok(LabelPixels::Ids(
+                GrayImage::from_raw(w, h, ids).expect("w × h ids"),
+            ))
+        }
+        (ColorType::Grayscale, depth) => Err(fail(format!(
+            "{}-bit grey label: save class ids as 8-bit grey or a palette PNG",
+            depth as u32
+        ))),
+        (ColorType::Rgb, BitDepth::Eight) => {
+            let rgb = rows
+                .flat_map(|row| &row[..3 * w as usize])
+                .copied()
+                .collect();
+            Ok(LabelPixels::Rgb(
+                RgbImage::from_raw(w, h, rgb).expect("w × h colours"),
+            ))
+        }
+        (ColorType::GrayscaleAlpha | ColorType::Rgba, _) => Err(fail(
+            "label PNG has an alpha channel: class ids are one sample per pixel".into(),
+        )),
+        (color, depth) => Err(fail(format!(
+            "{color:?} {}-bit label PNG cannot hold class ids",
+            depth as u32
+        ))),
+    }
 }
 
 /// SHA-256 of a file's bytes as 64 lowercase hex digits (weights and ONNX identities).

@@ -20,13 +20,17 @@ fn folder(root: &Path) -> DatasetSource {
     DatasetSource::Folder {
         root: root.to_path_buf(),
         label_space: LabelSpace::Camvid,
+        label_colors: None,
     }
 }
 
 #[test]
 fn camvid_split_lists_and_maps_void_to_ignore() {
     let Some(root) = common::camvid() else { return };
-    let source = DatasetSource::Camvid { root: Some(root) };
+    let source = DatasetSource::Camvid {
+        root: Some(root),
+        label_colors: None,
+    };
     let train = source.list("train").unwrap();
     let val = source.list("val").unwrap();
     assert_eq!((train.len(), val.len()), (367, 101));
@@ -117,6 +121,7 @@ fn layout_errors_name_the_file() {
 
     let missing = DatasetSource::Camvid {
         root: Some(dir.path().join("nope")),
+        label_colors: None,
     };
     let err = missing.list("train").unwrap_err().to_string();
     assert!(

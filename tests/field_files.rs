@@ -1,8 +1,9 @@
 //! Files as the field writes them, read as the field reads them: label PNGs of every flavour
 //! give the ids Pillow reads (class ids are the stored samples, never colours turned grey),
 //! RGB labels need a colour table, and images with an EXIF Orientation tag come out upright
-//! as Pillow's `exif_transpose` (and OpenCV's `imread`) shows them. The files are written by
-//! Pillow (`tests/field/pillow_files.py`).
+//! as Pillow's `exif_transpose` (and OpenCV's `imread`) shows them; camera frames in every
+//! encoding rtseg reads decode as OpenCV and cv_bridge read them. The files are written by
+//! Pillow and OpenCV (`tests/field/*.py`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +12,7 @@ use image::GrayImage;
 use rtseg::datasets::sources::{ColorId, DatasetSource, LabelColors};
 use rtseg::io::{LabelPixels, load_label, load_rgb};
 use rtseg::labels::{LabelSpace, UNLABELLED};
+use rtseg::pipeline::frame::{FrameRef, decode_raw};
 
 mod common;
 use common::{python_with, rtseg, text};
@@ -226,4 +228,62 @@ fn images_with_an_exif_orientation_are_read_upright_as_pillow_shows_them() {
     assert!(run.status.success(), "{}", text(&run));
     let mask = image::open(out.join("exif6_mask.png")).unwrap();
     assert_eq!((mask.width(), mask.height()), (40, 24));
+}
+
+/// Every encoding rtseg reads, in a padded message as a driver sends it, decodes to what
+/// OpenCV (with cv_bridge's conversion for that encoding) makes of it.
+#[test]
+fn every_encoding_decodes_as_opencv_and_cv_bridge_read_it() {
+    let Some(python) = python_with("cv2") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/field/opencv_frames.py");
+    let run = Command::new(python)
+        .arg(script)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let mut cases = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let data = std::fs::read(path.with_extension("raw")).unwrap();
+        let want = std::fs::read(path.with_extension("rgb")).unwrap();
+        let number = |key: &str| meta[key].as_u64().unwrap() as u32;
+        let frame = FrameRef {
+            width: number("width"),
+            height: number("height"),
+            encoding: meta["encoding"].as_str().unwrap(),
+            big_endian: meta["is_bigendian"].as_bool().unwrap(),
+            step: number("step"),
+            data: &data,
+        };
+        let got = decode_raw(&frame).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let compare = meta["compare"].as_str().unwrap();
+        let (tolerance, margin) = match compare {
+            "exact" => (0, 0),
+            "within1" => (1, 0),
+            _ => (0, 1),
+        };
+        for y in margin..h - margin {
+            for x in margin..w - margin {
+                let i = 3 * (y * w + x);
+                let (a, b) = (&got.as_raw()[i..i + 3], &want[i..i + 3]);
+                assert!(
+                    a.iter().zip(b).all(|(a, b)| a.abs_diff(*b) <= tolerance),
+                    "{name} ({compare}) at ({x}, {y}): rtseg {a:?}, OpenCV {b:?}"
+                );
+            }
+        }
+        cases += 1;
+    }
+    assert_eq!(cases, 28);
 }

@@ -164,13 +164,14 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-const ENCODINGS: [(&str, u32); 6] = [
+const ENCODINGS: [(&str, u32); 7] = [
     ("rgb8", 3),
     ("bgr8", 3),
     ("rgba8", 4),
     ("bgra8", 4),
     ("mono8", 1),
     ("yuv422_yuy2", 2),
+    ("uyvy", 2),
 ];
 
 /// `(frame w × h, network w × h)`: shrink (area), enlarge (bilinear), both, the same size.
@@ -204,6 +205,7 @@ fn check_fit(kernels: &dyn Kernels) -> usize {
                         width: w,
                         height: h,
                         encoding,
+                        big_endian: false,
                         step,
                         data: &data,
                     };
@@ -367,6 +369,7 @@ fn frames_the_kernel_cannot_read_are_refused() {
         width: 2,
         height: 2,
         encoding: "16UC1",
+        big_endian: false,
         step: 4,
         data: &data,
     };

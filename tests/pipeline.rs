@@ -49,6 +49,7 @@ fn raw<'a>(encoding: &'a str, step: u32, data: &'a [u8]) -> FrameRef<'a> {
         width: 6,
         height: 4,
         encoding,
+        big_endian: false,
         step,
         data,
     }
@@ -72,6 +73,7 @@ fn mono8_and_yuyv_decode() {
         width: 6,
         height: 4,
         encoding: "mono8",
+        big_endian: false,
         step: 8,
         data: &data,
     };
@@ -81,6 +83,7 @@ fn mono8_and_yuyv_decode() {
     let yuyv: Vec<u8> = [128u8, 128, 128, 128].repeat(3 * 4);
     let frame = FrameRef {
         encoding: "yuv422_yuy2",
+        big_endian: false,
         step: 12,
         data: &yuyv,
         ..frame
@@ -125,8 +128,13 @@ fn step_smaller_than_a_row_is_rejected() {
 #[test]
 fn unknown_encoding_is_rejected() {
     let (data, step) = pack("rgb8", 0);
-    let err = decode_raw(&raw("bayer_rggb8", step, &data)).unwrap_err();
-    assert!(err.to_string().contains("bayer_rggb8"), "{err}");
+    // A depth image: float samples are not a camera picture.
+    let err = decode_raw(&raw("32FC1", step, &data)).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("\"32FC1\"") && message.contains("yuyv (yuv422_yuy2)"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -136,6 +144,7 @@ fn zero_and_huge_sizes_are_rejected() {
             width,
             height,
             encoding: "rgb8",
+            big_endian: false,
             step: 3 * width,
             data: &[],
         };
@@ -289,6 +298,7 @@ fn a_malformed_frame_or_size_is_a_named_error() {
         width: 4,
         height: 4,
         encoding: "rgb8",
+        big_endian: false,
         step: 12,
         data: &data,
     };

@@ -224,7 +224,7 @@ impl Setup {
         for row in image.rows() {
             for p in row {
                 let [r, g, b] = p.0;
-                data.extend(if encoding == "bgr8" {
+                data.extend(if encoding == "bgr8" || encoding == "8UC3" {
                     [b, g, r]
                 } else {
                     [r, g, b]
@@ -343,6 +343,8 @@ fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
         s.raw("bgr8.bin", &image, "bgr8", 0),
         s.raw("rgb8_pad.bin", &image, "rgb8", 64),
         s.raw("bgr8_pad.bin", &image, "bgr8", 7),
+        // cv_bridge's name for BGR.
+        s.raw("8uc3.bin", &image, "8UC3", 0),
         s.compressed("frame.png", &png, "rgb8; png compressed bgr8"),
         s.compressed("frame.jpgbin", &jpeg, "rgb8; jpeg compressed bgr8"),
     ];
@@ -371,7 +373,7 @@ fn masks_over_rclpy_equal_rtseg_infer_for_every_input_form() {
     let (jpeg_mask, jpeg_color) = s.infer(&jpeg_path);
     for (i, frame) in report["frames"].as_array().unwrap().iter().enumerate() {
         assert_eq!(frame["received"], true, "frame {i} got no mask: {log}");
-        let (want_mask, want_color) = if i == 5 {
+        let (want_mask, want_color) = if i == 6 {
             (&jpeg_mask, &jpeg_color)
         } else {
             (&png_mask, &png_color)
@@ -624,7 +626,8 @@ fn step_smaller_than_a_row_is_dropped() {
 fn unknown_encoding_is_dropped() {
     rejected_then_served(
         "encoding",
-        |s| Some(raw_case(s, "bayer_rggb8", 100, 80, 100, 100 * 80)),
+        // A depth image: a float encoding rtseg does not segment.
+        |s| Some(raw_case(s, "32FC1", 100, 80, 400, 400 * 80)),
         false,
     );
 }

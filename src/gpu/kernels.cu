@@ -14,6 +14,7 @@ typedef unsigned short u16;
 #define ENC_BGRA8 3
 #define ENC_MONO8 4
 #define ENC_YUYV 5
+#define ENC_UYVY 6
 
 // How the content region is resampled (FitParams::new in src/gpu/mod.rs).
 #define MODE_COPY 0
@@ -45,7 +46,8 @@ __device__ __forceinline__ u8 to_u8(float v)
     return (u8) fminf(fmaxf(v, 0.0f), 255.0f);
 }
 
-// One decoded RGB8 pixel of a raw frame (decode_raw): YUYV pairs use BT.601 limited range.
+// One decoded RGB8 pixel of a raw frame (decode_raw): YUYV/UYVY pairs use BT.601 limited
+// range, luma below 16 as black.
 __device__ void load_rgb(const u8* frame, int step, int encoding, int x, int y, u8 rgb[3])
 {
     const u8* row = frame + (long long) y * step;
@@ -58,11 +60,13 @@ __device__ void load_rgb(const u8* frame, int step, int encoding, int x, int y, 
     case ENC_MONO8: rgb[0] = rgb[1] = rgb[2] = row[x]; break;
     default:
     {
+        // YUYV: Y0 U Y1 V; UYVY: U Y0 V Y1.
         const u8* pair = row + 4 * (x / 2);
-        float u = (float) pair[1] - 128.0f;
-        float v = (float) pair[3] - 128.0f;
-        float luma = (float) pair[(x & 1) ? 2 : 0];
-        float c = 1.164f * (luma - 16.0f);
+        int first = encoding == ENC_UYVY ? 1 : 0;
+        float u = (float) pair[1 - first] - 128.0f;
+        float v = (float) pair[3 - first] - 128.0f;
+        float luma = (float) pair[((x & 1) ? 2 : 0) + first];
+        float c = 1.164f * fmaxf(luma - 16.0f, 0.0f);
         rgb[0] = to_u8(c + 1.596f * v);
         rgb[1] = to_u8(c - 0.392f * u - 0.813f * v);
         rgb[2] = to_u8(c + 2.017f * u);

@@ -36,15 +36,20 @@ pub enum GpuError {
     Unsupported(String),
 }
 
-/// Frame encodings the fit kernel reads (the encodings `decode_raw` reads).
-fn encoding_code(encoding: &str) -> Option<i32> {
-    Some(match encoding {
-        "rgb8" => 0,
-        "bgr8" => 1,
-        "rgba8" => 2,
-        "bgra8" => 3,
-        "mono8" => 4,
-        "yuv422_yuy2" => 5,
+/// Frame encodings the fit kernel reads; the others (16-bit, NV12/NV21, Bayer) are decoded
+/// by `decode_raw` on the CPU and uploaded as `rgb8`.
+pub fn encoding_code(encoding: &str) -> Option<i32> {
+    use crate::pipeline::frame::{ChannelOrder, Encoding};
+    Some(match Encoding::parse(encoding)? {
+        Encoding::Interleaved { order, bytes: 1 } => match order {
+            ChannelOrder::Rgb => 0,
+            ChannelOrder::Bgr => 1,
+            ChannelOrder::Rgba => 2,
+            ChannelOrder::Bgra => 3,
+            ChannelOrder::Mono => 4,
+        },
+        Encoding::Yuyv => 5,
+        Encoding::Uyvy => 6,
         _ => return None,
     })
 }

@@ -8,13 +8,15 @@ use image::RgbImage;
 pub const MAX_SIDE: u32 = 8192;
 
 /// A borrowed uncompressed frame: the fields of sensor_msgs/msg/Image that describe the
-/// pixels (REP 104 encodings), or an RGB image seen as an `rgb8` frame.
+/// pixels, or an RGB image seen as an `rgb8` frame.
 #[derive(Clone, Copy, Debug)]
 pub struct FrameRef<'a> {
     pub width: u32,
     pub height: u32,
-    /// One of the 8-bit encodings below, where byte order does not arise.
+    /// A `sensor_msgs/image_encodings` name ([`Encoding::parse`] lists those rtseg reads).
     pub encoding: &'a str,
+    /// The message's `is_bigendian`: byte order of 16-bit samples.
+    pub big_endian: bool,
     /// Bytes per row, ≥ width × bytes per pixel (drivers pad rows).
     pub step: u32,
     pub data: &'a [u8],
@@ -25,27 +27,164 @@ pub struct FrameRef<'a> {
 pub enum FrameError {
     #[error("frame is {width}×{height}; each side must be 1..={MAX_SIDE}")]
     BadSize { width: u32, height: u32 },
-    #[error("unsupported encoding {0:?} (rgb8, bgr8, rgba8, bgra8, mono8, yuv422_yuy2)")]
+    #[error("unsupported encoding {0:?} (supported: {SUPPORTED})")]
     UnknownEncoding(String),
     #[error("step {step} is smaller than width {width} × {bytes} bytes per pixel")]
     StepTooSmall { step: u32, width: u32, bytes: u32 },
-    #[error("data has {len} bytes, less than step {step} × height {height}")]
-    DataTooShort { len: usize, step: u32, height: u32 },
-    #[error("yuv422_yuy2 needs an even width, got {0}")]
-    OddYuyvWidth(u32),
+    #[error("data has {len} bytes, less than step {step} × {rows} rows")]
+    DataTooShort { len: usize, step: u32, rows: u64 },
+    #[error("{encoding} needs an even {side}, got {value}")]
+    OddSide {
+        encoding: &'static str,
+        side: &'static str,
+        value: u32,
+    },
     #[error("compressed frame: {0}")]
     Compressed(String),
 }
 
-/// Bytes per pixel of the encodings rtseg reads (YUYV: 2 per pixel, 4 per pixel pair).
-fn bytes_per_pixel(encoding: &str) -> Option<u32> {
-    Some(match encoding {
-        "rgb8" | "bgr8" => 3,
-        "rgba8" | "bgra8" => 4,
-        "mono8" => 1,
-        "yuv422_yuy2" => 2,
-        _ => return None,
-    })
+/// Every encoding name rtseg reads, for messages and the README.
+pub const SUPPORTED: &str = "rgb8, bgr8, rgba8, bgra8, mono8, rgb16, bgr16, rgba16, bgra16, \
+    mono16, yuyv (yuv422_yuy2), uyvy (yuv422), nv12, nv21, bayer_{rggb,bggr,gbrg,grbg}{8,16}, \
+    8UC1, 8UC3 (BGR), 8UC4 (BGRA)";
+
+/// Colour filter array of a Bayer sensor: the colours of the top-left 2×2 block, row-major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cfa {
+    Rggb,
+    Bggr,
+    Gbrg,
+    Grbg,
+}
+
+impl Cfa {
+    /// The channel (0 R, 1 G, 2 B) sampled at (x, y).
+    fn channel(self, x: u32, y: u32) -> usize {
+        let block = match self {
+            Cfa::Rggb => [0, 1, 1, 2],
+            Cfa::Bggr => [2, 1, 1, 0],
+            Cfa::Gbrg => [1, 2, 0, 1],
+            Cfa::Grbg => [1, 0, 2, 1],
+        };
+        block[(2 * (y % 2) + x % 2) as usize]
+    }
+}
+
+/// The pixel layouts rtseg decodes, from `sensor_msgs/image_encodings` (ROS 2 Jazzy, REP
+/// 104) and the OpenCV type names `cv_bridge` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// Interleaved samples: `channels` of `bytes` each (1 or 2), RGB(A), BGR(A) or grey.
+    Interleaved {
+        order: ChannelOrder,
+        bytes: u32,
+    },
+    /// Packed 4:2:2, two pixels in 4 bytes: Y0 U Y1 V.
+    Yuyv,
+    /// Packed 4:2:2, two pixels in 4 bytes: U Y0 V Y1.
+    Uyvy,
+    /// 4:2:0 semi-planar: a Y plane, then interleaved U V (NV12) or V U (NV21) at half size.
+    Nv12,
+    Nv21,
+    /// One sample per pixel behind a colour filter array, 1 or 2 bytes.
+    Bayer {
+        cfa: Cfa,
+        bytes: u32,
+    },
+}
+
+/// Channel order of an interleaved encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelOrder {
+    Rgb,
+    Bgr,
+    Rgba,
+    Bgra,
+    Mono,
+}
+
+impl ChannelOrder {
+    fn channels(self) -> u32 {
+        match self {
+            ChannelOrder::Rgb | ChannelOrder::Bgr => 3,
+            ChannelOrder::Rgba | ChannelOrder::Bgra => 4,
+            ChannelOrder::Mono => 1,
+        }
+    }
+
+    /// RGB of one pixel's samples (already 8-bit).
+    fn rgb(self, s: &[u8]) -> [u8; 3] {
+        match self {
+            ChannelOrder::Rgb | ChannelOrder::Rgba => [s[0], s[1], s[2]],
+            ChannelOrder::Bgr | ChannelOrder::Bgra => [s[2], s[1], s[0]],
+            ChannelOrder::Mono => [s[0]; 3],
+        }
+    }
+}
+
+impl Encoding {
+    /// The layout of an encoding name; `None` for what rtseg does not read (float and signed
+    /// OpenCV types, depth `16UC1`, multi-channel `8UC2`, `nv24`, ...).
+    pub fn parse(name: &str) -> Option<Self> {
+        use ChannelOrder::*;
+        let interleaved = |order, bytes| Encoding::Interleaved { order, bytes };
+        let bayer = |cfa, bytes| Encoding::Bayer { cfa, bytes };
+        Some(match name {
+            "rgb8" => interleaved(Rgb, 1),
+            "bgr8" | "8UC3" => interleaved(Bgr, 1),
+            "rgba8" => interleaved(Rgba, 1),
+            "bgra8" | "8UC4" => interleaved(Bgra, 1),
+            "mono8" | "8UC1" => interleaved(Mono, 1),
+            "rgb16" => interleaved(Rgb, 2),
+            "bgr16" => interleaved(Bgr, 2),
+            "rgba16" => interleaved(Rgba, 2),
+            "bgra16" => interleaved(Bgra, 2),
+            "mono16" => interleaved(Mono, 2),
+            "yuyv" | "yuv422_yuy2" => Encoding::Yuyv,
+            "uyvy" | "yuv422" => Encoding::Uyvy,
+            "nv12" => Encoding::Nv12,
+            "nv21" => Encoding::Nv21,
+            "bayer_rggb8" => bayer(Cfa::Rggb, 1),
+            "bayer_bggr8" => bayer(Cfa::Bggr, 1),
+            "bayer_gbrg8" => bayer(Cfa::Gbrg, 1),
+            "bayer_grbg8" => bayer(Cfa::Grbg, 1),
+            "bayer_rggb16" => bayer(Cfa::Rggb, 2),
+            "bayer_bggr16" => bayer(Cfa::Bggr, 2),
+            "bayer_gbrg16" => bayer(Cfa::Gbrg, 2),
+            "bayer_grbg16" => bayer(Cfa::Grbg, 2),
+            _ => return None,
+        })
+    }
+
+    /// Bytes per pixel of a row (of the Y plane for NV12/NV21).
+    fn bytes_per_pixel(self) -> u32 {
+        match self {
+            Encoding::Interleaved { order, bytes } => order.channels() * bytes,
+            Encoding::Yuyv | Encoding::Uyvy => 2,
+            Encoding::Nv12 | Encoding::Nv21 => 1,
+            Encoding::Bayer { bytes, .. } => bytes,
+        }
+    }
+
+    /// Rows of `step` bytes the data holds: the height, and half again for the chroma
+    /// plane of NV12/NV21.
+    fn rows(self, height: u32) -> u64 {
+        match self {
+            Encoding::Nv12 | Encoding::Nv21 => height as u64 * 3 / 2,
+            _ => height as u64,
+        }
+    }
+
+    /// The sides that must be even, named for the error.
+    fn even_sides(self) -> (&'static str, bool, bool) {
+        match self {
+            Encoding::Yuyv => ("yuyv", true, false),
+            Encoding::Uyvy => ("uyvy", true, false),
+            Encoding::Nv12 => ("nv12", true, true),
+            Encoding::Nv21 => ("nv21", true, true),
+            _ => ("", false, false),
+        }
+    }
 }
 
 impl<'a> FrameRef<'a> {
@@ -55,6 +194,7 @@ impl<'a> FrameRef<'a> {
             width: image.width(),
             height: image.height(),
             encoding: "rgb8",
+            big_endian: false,
             step: 3 * image.width(),
             data: image.as_raw(),
         }
@@ -64,11 +204,12 @@ impl<'a> FrameRef<'a> {
     ///
     /// # Errors
     /// The [`FrameError`] that decoding would return.
-    pub fn validate(&self) -> Result<(), FrameError> {
+    pub fn validate(&self) -> Result<Encoding, FrameError> {
         let (w, h) = (self.width, self.height);
         check_size(w, h)?;
-        let bytes = bytes_per_pixel(self.encoding)
+        let encoding = Encoding::parse(self.encoding)
             .ok_or_else(|| FrameError::UnknownEncoding(self.encoding.to_string()))?;
+        let bytes = encoding.bytes_per_pixel();
         if (self.step as u64) < w as u64 * bytes as u64 {
             return Err(FrameError::StepTooSmall {
                 step: self.step,
@@ -76,18 +217,26 @@ impl<'a> FrameRef<'a> {
                 bytes,
             });
         }
-        // The last row only needs its pixels, but drivers send full rows; demand step × height.
-        if (self.data.len() as u64) < self.step as u64 * h as u64 {
+        // The last row only needs its pixels, but drivers send full rows; demand step × rows.
+        let rows = encoding.rows(h);
+        if (self.data.len() as u64) < self.step as u64 * rows {
             return Err(FrameError::DataTooShort {
                 len: self.data.len(),
                 step: self.step,
-                height: h,
+                rows,
             });
         }
-        if self.encoding == "yuv422_yuy2" && w % 2 == 1 {
-            return Err(FrameError::OddYuyvWidth(w));
+        let (name, even_width, even_height) = encoding.even_sides();
+        for (needed, side, value) in [(even_width, "width", w), (even_height, "height", h)] {
+            if needed && value % 2 == 1 {
+                return Err(FrameError::OddSide {
+                    encoding: name,
+                    side,
+                    value,
+                });
+            }
         }
-        Ok(())
+        Ok(encoding)
     }
 
     /// The pixels as contiguous RGB8 rows when the frame already is exactly that (an `rgb8`
@@ -96,6 +245,12 @@ impl<'a> FrameRef<'a> {
         let len = 3 * self.width as usize * self.height as usize;
         (self.encoding == "rgb8" && self.step == 3 * self.width && self.data.len() >= len)
             .then(|| &self.data[..len])
+    }
+
+    /// Row `y` of `step` bytes.
+    fn row(&self, y: usize) -> &'a [u8] {
+        let step = self.step as usize;
+        &self.data[y * step..(y + 1) * step]
     }
 }
 
@@ -107,31 +262,87 @@ fn check_size(width: u32, height: u32) -> Result<(), FrameError> {
     Ok(())
 }
 
-/// Decodes a raw frame to RGB8, honouring row padding.
+/// A 16-bit sample scaled to 8 bits over the full range (v × 255 / 65535, rounded), as
+/// OpenCV's `convertTo(CV_8U, 255.0 / 65535)` does.
+fn sample16(bytes: [u8; 2], big_endian: bool) -> u8 {
+    let v = if big_endian {
+        u16::from_be_bytes(bytes)
+    } else {
+        u16::from_le_bytes(bytes)
+    } as u32;
+    ((v * 255 + 32767) / 65535) as u8
+}
+
+/// A row's samples as 8-bit values (16-bit samples scaled).
+fn samples8(row: &[u8], bytes: u32, big_endian: bool) -> std::borrow::Cow<'_, [u8]> {
+    if bytes == 1 {
+        return row.into();
+    }
+    row.chunks_exact(2)
+        .map(|b| sample16([b[0], b[1]], big_endian))
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+/// Decodes a raw frame to RGB8, honouring row padding and byte order.
 ///
 /// # Errors
 /// [`FrameError`] for a size, encoding, step or data length that cannot be a frame.
 pub fn decode_raw(frame: &FrameRef) -> Result<RgbImage, FrameError> {
-    frame.validate()?;
+    let encoding = frame.validate()?;
     let (w, h) = (frame.width, frame.height);
-    let bytes = bytes_per_pixel(frame.encoding).expect("validated encoding");
-    let (step, row_bytes) = (frame.step as usize, (w * bytes) as usize);
+    let row_bytes = (w * encoding.bytes_per_pixel()) as usize;
     let mut out = RgbImage::new(w, h);
-    // Written row by row straight into the output: no per-row buffers on this per-frame path.
-    for (y, dst) in out.chunks_exact_mut(3 * w as usize).enumerate() {
-        let src = &frame.data[y * step..y * step + row_bytes];
-        let pixels = dst.chunks_exact_mut(3);
-        match frame.encoding {
-            "rgb8" => dst.copy_from_slice(src),
-            "bgr8" => convert(pixels, src.chunks_exact(3), |p| [p[2], p[1], p[0]]),
-            "rgba8" => convert(pixels, src.chunks_exact(4), |p| [p[0], p[1], p[2]]),
-            "bgra8" => convert(pixels, src.chunks_exact(4), |p| [p[2], p[1], p[0]]),
-            "mono8" => convert(pixels, src.chunks_exact(1), |p| [p[0]; 3]),
-            _ => {
-                for (pair, yuyv) in dst.chunks_exact_mut(6).zip(src.chunks_exact(4)) {
-                    let [a, b] = yuyv_pair(yuyv);
-                    pair[..3].copy_from_slice(&a);
-                    pair[3..].copy_from_slice(&b);
+    match encoding {
+        Encoding::Bayer { cfa, bytes } => {
+            let mono: Vec<u8> = (0..h as usize)
+                .flat_map(|y| {
+                    samples8(&frame.row(y)[..row_bytes], bytes, frame.big_endian).into_owned()
+                })
+                .collect();
+            demosaic(&mono, w, h, cfa, &mut out);
+        }
+        Encoding::Nv12 | Encoding::Nv21 => {
+            let v_first = encoding == Encoding::Nv21;
+            for (y, dst) in out.chunks_exact_mut(3 * w as usize).enumerate() {
+                let luma = &frame.row(y)[..w as usize];
+                let chroma = frame.row(h as usize + y / 2);
+                for (x, px) in dst.chunks_exact_mut(3).enumerate() {
+                    let pair = &chroma[x / 2 * 2..x / 2 * 2 + 2];
+                    let (u, v) = if v_first {
+                        (pair[1], pair[0])
+                    } else {
+                        (pair[0], pair[1])
+                    };
+                    px.copy_from_slice(&yuv_to_rgb(luma[x], u, v));
+                }
+            }
+        }
+        // One output row per input row: written straight into the output, no per-row buffers
+        // for the 8-bit encodings on this per-frame path.
+        _ => {
+            for (y, dst) in out.chunks_exact_mut(3 * w as usize).enumerate() {
+                let src = &frame.row(y)[..row_bytes];
+                match encoding {
+                    Encoding::Interleaved { order, bytes } => {
+                        let samples = samples8(src, bytes, frame.big_endian);
+                        let chunks = samples.chunks_exact(order.channels() as usize);
+                        for (px, s) in dst.chunks_exact_mut(3).zip(chunks) {
+                            px.copy_from_slice(&order.rgb(s));
+                        }
+                    }
+                    _ => {
+                        // Yuyv: Y0 U Y1 V; Uyvy: U Y0 V Y1.
+                        let [y0, u, y1, v] = if encoding == Encoding::Uyvy {
+                            [1, 0, 3, 2]
+                        } else {
+                            [0, 1, 2, 3]
+                        };
+                        for (pair, p) in dst.chunks_exact_mut(6).zip(src.chunks_exact(4)) {
+                            pair[..3].copy_from_slice(&yuv_to_rgb(p[y0], p[u], p[v]));
+                            pair[3..].copy_from_slice(&yuv_to_rgb(p[y1], p[u], p[v]));
+                        }
+                    }
                 }
             }
         }
@@ -139,25 +350,37 @@ pub fn decode_raw(frame: &FrameRef) -> Result<RgbImage, FrameError> {
     Ok(out)
 }
 
-/// Writes `to_rgb` of each source pixel into the matching output pixel.
-fn convert<'a>(
-    out: std::slice::ChunksExactMut<'_, u8>,
-    src: impl Iterator<Item = &'a [u8]>,
-    to_rgb: impl Fn(&[u8]) -> [u8; 3],
-) {
-    for (dst, p) in out.zip(src) {
-        dst.copy_from_slice(&to_rgb(p));
-    }
+/// One YUV sample → RGB: BT.601 limited range, luma below 16 taken as black, as OpenCV's
+/// `COLOR_YUV2RGB_{YUYV,UYVY,NV12,NV21}` and the common USB cameras do.
+fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
+    let (u, v) = (u as f32 - 128.0, v as f32 - 128.0);
+    let c = 1.164 * (y as f32 - 16.0).max(0.0);
+    [c + 1.596 * v, c - 0.392 * u - 0.813 * v, c + 2.017 * u]
+        .map(|x| x.round().clamp(0.0, 255.0) as u8)
 }
 
-/// Y0 U Y1 V → two RGB pixels (BT.601, limited range, as the common USB cameras send).
-fn yuyv_pair(p: &[u8]) -> [[u8; 3]; 2] {
-    let (u, v) = (p[1] as f32 - 128.0, p[3] as f32 - 128.0);
-    [p[0], p[2]].map(|y| {
-        let c = 1.164 * (y as f32 - 16.0);
-        [c + 1.596 * v, c - 0.392 * u - 0.813 * v, c + 2.017 * u]
-            .map(|x| x.round().clamp(0.0, 255.0) as u8)
-    })
+/// Bilinear demosaic: each pixel keeps its own sample and takes each other colour as the
+/// rounded mean of that colour's samples in its 3×3 neighbourhood (inside the image). The
+/// interior equals OpenCV's `COLOR_Bayer*2RGB`; at the border only neighbours inside count.
+fn demosaic(mono: &[u8], w: u32, h: u32, cfa: Cfa, out: &mut RgbImage) {
+    for (x, y, px) in out.enumerate_pixels_mut() {
+        let own = cfa.channel(x, y);
+        let (mut sum, mut n) = ([0u32; 3], [0u32; 3]);
+        for ny in y.saturating_sub(1)..(y + 2).min(h) {
+            for nx in x.saturating_sub(1)..(x + 2).min(w) {
+                let c = cfa.channel(nx, ny);
+                sum[c] += mono[(ny * w + nx) as usize] as u32;
+                n[c] += 1;
+            }
+        }
+        px.0 = std::array::from_fn(|c| {
+            if c == own {
+                mono[(y * w + x) as usize]
+            } else {
+                ((sum[c] + n[c] / 2) / n[c].max(1)) as u8
+            }
+        });
+    }
 }
 
 /// Decodes a JPEG or PNG frame (sensor_msgs/msg/CompressedImage data), checking its size,

@@ -469,6 +469,7 @@ impl Pixels {
                 width: m.width,
                 height: m.height,
                 encoding: &m.encoding,
+                big_endian: m.is_bigendian != 0,
                 step: m.step,
                 data: &m.data,
             },
@@ -494,7 +495,7 @@ fn process(
                     let header = m.header.clone();
                     let pixels = Pixels::Raw(m);
                     let valid = pixels.frame().validate();
-                    (header, valid.map(|()| pixels))
+                    (header, valid.map(|_| pixels))
                 }
                 Arrival::Compressed(m) => {
                     let decoded = decode_compressed(&m.data).map(Pixels::Decoded);

@@ -17,7 +17,7 @@ use crate::backend::trt_config::{EngineBuild, Precision, TensorRtOptions};
 use crate::gpu::cuda::{DeviceFloats, GpuStage};
 use crate::models::card::ModelCard;
 use crate::pipeline::cpu::{content_size, fit_to_network, normalize_into};
-use crate::pipeline::frame::FrameRef;
+use crate::pipeline::frame::{FrameRef, decode_raw};
 use crate::pipeline::{
     Extent, Fit, InputLayout, MaskResolution, ModelIo, SegmentError, Segmentation, Segmenter,
     Timing,
@@ -450,13 +450,25 @@ impl Segmenter for TensorRtSegmenter {
         frames: &[FrameRef<'_>],
         fit: &Fit,
     ) -> Result<Vec<Segmentation>, SegmentError> {
+        // Encodings the fit kernel does not read (16-bit, NV12/NV21, Bayer) are decoded on the
+        // CPU and uploaded as rgb8.
+        let mut decoded = Vec::with_capacity(frames.len());
         for (index, frame) in frames.iter().enumerate() {
-            frame
-                .validate()
-                .map_err(|source| SegmentError::Frame { index, source })?;
+            let error = |source| SegmentError::Frame { index, source };
+            frame.validate().map_err(error)?;
             let size = fit.size.unwrap_or((frame.height, frame.width));
             self.io.check_size(size.0, size.1)?;
+            decoded.push(match crate::gpu::encoding_code(frame.encoding) {
+                Some(_) => None,
+                None => Some(decode_raw(frame).map_err(error)?),
+            });
         }
+        let frames: Vec<FrameRef<'_>> = frames
+            .iter()
+            .zip(&decoded)
+            .map(|(frame, rgb)| rgb.as_ref().map_or(*frame, FrameRef::rgb))
+            .collect();
+        let frames = frames.as_slice();
         let mut out = Vec::with_capacity(frames.len());
         for chunk in frames.chunks(self.max_batch as usize) {
             self.run(chunk, fit, &mut out)?;

@@ -402,3 +402,62 @@ fn stats_withhold_a_mask_older_than_one_already_published() {
     assert!(stats.claim(second + Duration::from_millis(33)));
     assert_eq!(stats.report().superseded, 1);
 }
+
+#[test]
+fn a_suppressed_count_belongs_to_the_warning_it_is_printed_with() {
+    use rtseg::pipeline::stats::WarningThrottle;
+    let mut throttle = WarningThrottle::new(Duration::from_millis(200));
+    let short = |n: u32| format!("data has {n} bytes, less than step 480 × 360 rows");
+    assert!(throttle.warn("/cam", &short(10)).is_some());
+    // Same kind (numbers aside): held back and counted; another kind is logged at once.
+    assert!(throttle.warn("/cam", &short(11)).is_none());
+    assert!(throttle.warn("/cam", &short(12)).is_none());
+    let other = throttle
+        .warn("/cam", "unsupported encoding \"32FC1\"")
+        .unwrap();
+    assert!(!other.contains("more like it"), "{other}");
+    std::thread::sleep(Duration::from_millis(250));
+    let line = throttle.warn("/cam", &short(13)).unwrap();
+    assert!(
+        line.ends_with("(and 2 more like it since the last such warning)"),
+        "{line}"
+    );
+}
+
+#[test]
+fn health_turns_warn_or_error_as_a_dashboard_expects() {
+    use rtseg::pipeline::stats::{HealthThresholds, Level};
+    let t = HealthThresholds::default();
+    let mut stats = PipelineStats::default();
+    assert_eq!(stats.report().health(&t).0, Level::Warn, "before any frame");
+    for _ in 0..10 {
+        stats.frame_received();
+        stats.mask_published(1.0, 0.5);
+    }
+    assert_eq!(stats.report().health(&t).0, Level::Ok);
+    for _ in 0..10 {
+        stats.frame_received();
+    }
+    stats.mask_published(1.0, 0.5);
+    let (level, message) = stats.report().health(&t);
+    assert_eq!(level, Level::Warn, "{message}");
+    assert!(message.starts_with("falling behind"), "{message}");
+    stats.frame_received();
+    for _ in 0..3 {
+        stats.frame_malformed();
+    }
+    let (level, message) = stats.report().health(&t);
+    assert_eq!(
+        (level, message.starts_with("3 of 4 frames malformed")),
+        (Level::Error, true),
+        "{message}"
+    );
+    let quick = HealthThresholds {
+        input_timeout_s: 0.05,
+        ..t
+    };
+    std::thread::sleep(Duration::from_millis(80));
+    let (level, message) = stats.report().health(&quick);
+    assert_eq!(level, Level::Error);
+    assert!(message.starts_with("no frame for"), "{message}");
+}

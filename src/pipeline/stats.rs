@@ -1,9 +1,10 @@
 //! What the node's diagnostics report: per-interval input and output rates, percentiles of
 //! the in-node latency, of the network's share of it and of the rest (the pipeline overhead)
-//! over a bounded window, and running counts of malformed frames and published masks.
+//! over a bounded window, running counts of malformed frames and published masks, and the
+//! health level a dashboard shows (`diagnostic_updater`'s OK / WARN / ERROR).
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Samples kept for the percentiles (a bounded window: the newest ones).
 const WINDOW: usize = 1024;
@@ -45,6 +46,9 @@ pub struct PipelineStats {
     /// Arrival of the newest frame whose mask went out.
     newest: Option<Instant>,
     superseded: u64,
+    /// Arrival of the last frame, well-formed or not.
+    last_input: Option<Instant>,
+    malformed_in_period: u64,
 }
 
 /// One diagnostics period.
@@ -64,6 +68,68 @@ pub struct StatsReport {
     /// Masks withheld since the start because a newer frame's mask went out first (several
     /// workers on one camera).
     pub superseded: u64,
+    /// Malformed frames and well-formed frames in this period.
+    pub malformed_in_period: u64,
+    pub received_in_period: u64,
+    /// Seconds since the last frame arrived; `None` before the first.
+    pub since_input_s: Option<f64>,
+}
+
+/// Health level of a camera's pipeline (diagnostic_msgs/DiagnosticStatus levels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Ok = 0,
+    Warn = 1,
+    Error = 2,
+}
+
+/// When a camera's status turns WARN or ERROR (node parameters `health:`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthThresholds {
+    /// ERROR after this long without a frame (once frames came); WARN before the first.
+    pub input_timeout_s: f64,
+    /// ERROR when more than this share of a period's frames is malformed.
+    pub malformed_error_ratio: f64,
+    /// WARN when masks go out at less than this share of the input rate.
+    pub output_warn_ratio: f64,
+}
+
+impl Default for HealthThresholds {
+    fn default() -> Self {
+        Self {
+            input_timeout_s: 2.0,
+            malformed_error_ratio: 0.5,
+            output_warn_ratio: 0.8,
+        }
+    }
+}
+
+impl StatsReport {
+    /// The level and message a dashboard shows for this period: the worst condition wins.
+    pub fn health(&self, t: &HealthThresholds) -> (Level, String) {
+        let rates = format!("{:.1} Hz in, {:.1} Hz out", self.input_hz, self.output_hz);
+        let Some(since_input) = self.since_input_s else {
+            return (Level::Warn, "no frame yet".into());
+        };
+        if since_input > t.input_timeout_s {
+            return (Level::Error, format!("no frame for {since_input:.1} s"));
+        }
+        let frames = self.malformed_in_period + self.received_in_period;
+        if frames > 0 && self.malformed_in_period as f64 > t.malformed_error_ratio * frames as f64 {
+            return (
+                Level::Error,
+                format!(
+                    "{} of {frames} frames malformed ({rates})",
+                    self.malformed_in_period
+                ),
+            );
+        }
+        if self.input_hz > 0.0 && self.output_hz < t.output_warn_ratio * self.input_hz {
+            return (Level::Warn, format!("falling behind: {rates}"));
+        }
+        (Level::Ok, rates)
+    }
 }
 
 impl Default for PipelineStats {
@@ -77,6 +143,8 @@ impl Default for PipelineStats {
             total_published: 0,
             newest: None,
             superseded: 0,
+            last_input: None,
+            malformed_in_period: 0,
         }
     }
 }
@@ -84,10 +152,13 @@ impl Default for PipelineStats {
 impl PipelineStats {
     pub fn frame_received(&mut self) {
         self.received += 1;
+        self.last_input = Some(Instant::now());
     }
 
     pub fn frame_malformed(&mut self) {
         self.malformed += 1;
+        self.malformed_in_period += 1;
+        self.last_input = Some(Instant::now());
     }
 
     /// Whether the mask of a frame that arrived at `arrived` may go out: not when a newer
@@ -123,10 +194,62 @@ impl PipelineStats {
             malformed: self.malformed,
             total_published: self.total_published,
             superseded: self.superseded,
+            malformed_in_period: self.malformed_in_period,
+            received_in_period: self.received,
+            since_input_s: self.last_input.map(|t| t.elapsed().as_secs_f64()),
         };
         self.since = Instant::now();
         self.received = 0;
         self.published = 0;
+        self.malformed_in_period = 0;
         report
+    }
+}
+
+/// Logs each kind of warning at most once per period per camera, counting the ones of that
+/// kind it held back, so a count always belongs to the warning it is printed with.
+pub struct WarningThrottle {
+    period: Duration,
+    /// Kind (the message without its digits) → when it was last logged, and how many of it
+    /// were held back since; bounded, the longest-quiet kind gives way.
+    kinds: std::collections::HashMap<String, (Instant, u64)>,
+}
+
+impl WarningThrottle {
+    const KINDS: usize = 32;
+
+    pub fn new(period: Duration) -> Self {
+        Self {
+            period,
+            kinds: Default::default(),
+        }
+    }
+
+    /// The warning line to log now, or `None` while the period holds this kind back.
+    pub fn warn(&mut self, camera: &str, message: &str) -> Option<String> {
+        let kind: String = message.chars().filter(|c| !c.is_ascii_digit()).collect();
+        if let Some((last, held)) = self.kinds.get_mut(&kind) {
+            if last.elapsed() < self.period {
+                *held += 1;
+                return None;
+            }
+            let more = match std::mem::take(held) {
+                0 => String::new(),
+                n => format!(" (and {n} more like it since the last such warning)"),
+            };
+            *last = Instant::now();
+            return Some(format!("{camera}: dropped a frame: {message}{more}"));
+        }
+        if self.kinds.len() == Self::KINDS
+            && let Some(quietest) = self
+                .kinds
+                .iter()
+                .min_by_key(|(_, (last, _))| *last)
+                .map(|(k, _)| k.clone())
+        {
+            self.kinds.remove(&quietest);
+        }
+        self.kinds.insert(kind, (Instant::now(), 0));
+        Some(format!("{camera}: dropped a frame: {message}"))
     }
 }

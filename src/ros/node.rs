@@ -24,7 +24,7 @@ use super::params::{NodeParams, ParamsFile, QosPreset};
 use crate::pipeline::autoware::run_length_encode;
 use crate::pipeline::frame::{FrameRef, decode_compressed};
 use crate::pipeline::latest::LatestSlots;
-use crate::pipeline::stats::{Percentiles, PipelineStats};
+use crate::pipeline::stats::{Percentiles, PipelineStats, WarningThrottle};
 use crate::pipeline::{Fit, MaskResolution, Segmentation, Segmenter};
 
 /// How the node reaches the network, from the standard ROS 2 environment variables.
@@ -92,35 +92,9 @@ struct CameraOutputs {
     color_wanted: AtomicBool,
     camera_info: Mutex<Option<CameraInfo>>,
     stats: Mutex<PipelineStats>,
-    warnings: Mutex<Throttle>,
+    warnings: Mutex<WarningThrottle>,
     /// Warnings on their way to /rosout (the main loop owns the node and publishes them).
     rosout: std::sync::mpsc::SyncSender<String>,
-}
-
-/// Logs a warning at most once per period per camera, counting what it held back.
-struct Throttle {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl Throttle {
-    const PERIOD: Duration = Duration::from_secs(5);
-
-    /// The warning line to log now, or `None` while the period holds warnings back.
-    fn warn(&mut self, camera: &str, message: &str) -> Option<String> {
-        if self.last.is_some_and(|t| t.elapsed() < Self::PERIOD) {
-            self.suppressed += 1;
-            return None;
-        }
-        let held = std::mem::take(&mut self.suppressed);
-        let more = if held > 0 {
-            format!(" ({held} similar warnings suppressed)")
-        } else {
-            String::new()
-        };
-        self.last = Some(Instant::now());
-        Some(format!("{camera}: dropped a frame: {message}{more}"))
-    }
 }
 
 /// Warnings waiting for /rosout at most; more are dropped (stderr still has them).
@@ -320,10 +294,7 @@ pub fn run(
             color_wanted: AtomicBool::new(false),
             camera_info: Mutex::new(None),
             stats: Mutex::new(PipelineStats::default()),
-            warnings: Mutex::new(Throttle {
-                last: None,
-                suppressed: 0,
-            }),
+            warnings: Mutex::new(WarningThrottle::new(Duration::from_secs(5))),
         }));
         let image =
             create_subscription::<Image>(&mut node, &format!("{camera}/image"), IMAGE, &in_qos)?;
@@ -667,10 +638,11 @@ fn diagnostics_message(
                 key: key.into(),
                 value,
             };
+            let (level, message) = r.health(&params.health);
             DiagnosticStatus {
-                level: 0,
+                level: level as u8,
                 name: format!("{node_name}: {}", o.name),
-                message: format!("{:.1} Hz in, {:.1} Hz out", r.input_hz, r.output_hz),
+                message,
                 hardware_id: node_name.to_string(),
                 values: vec![
                     kv("input_rate_hz", format!("{:.2}", r.input_hz)),

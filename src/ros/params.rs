@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::trt_config::TensorRtOptions;
 use crate::backend::{BackendConfig, BackendKind, OrtOptions};
 use crate::labels::LabelSpace;
+use crate::pipeline::stats::HealthThresholds;
 use crate::pipeline::{MaskResolution, ResizePolicy};
 use crate::source::Weights;
 
@@ -94,6 +95,9 @@ pub struct NodeParams {
     pub output_deadline_ms: u64,
     #[serde(default)]
     pub publish: Outputs,
+    /// When /diagnostics turns a camera WARN or ERROR.
+    #[serde(default)]
+    pub health: HealthThresholds,
     /// Inference threads shared by all cameras; two keep a one-camera pipeline busy (one
     /// network call while the other frame is decoded, resized, encoded and published).
     #[serde(default = "two")]
@@ -218,6 +222,15 @@ impl NodeParams {
         }
         if self.output_namespace.is_empty() || self.output_namespace.starts_with('/') {
             return Err("output_namespace must be a relative name such as `segmentation`".into());
+        }
+        let h = &self.health;
+        if !(h.input_timeout_s > 0.0
+            && (0.0..=1.0).contains(&h.malformed_error_ratio)
+            && (0.0..=1.0).contains(&h.output_warn_ratio))
+        {
+            return Err(format!(
+                "health: input_timeout_s must be > 0 and both ratios in 0..=1, got {h:?}"
+            ));
         }
         if self.output_deadline_ms > 60_000 {
             return Err(format!(

@@ -287,3 +287,115 @@ fn every_encoding_decodes_as_opencv_and_cv_bridge_read_it() {
     }
     assert_eq!(cases, 28);
 }
+
+/// camera_info as drivers publish it — calibrated, with a zero K (stereo, uncalibrated
+/// drivers), binned, with an ROI, the right camera of a stereo pair — scaled for a mask at
+/// network resolution: OpenCV projects points through both messages to the same mask pixel.
+#[test]
+fn mask_camera_info_projects_points_where_the_mask_sees_them() {
+    use rtseg::ros::msgs::{CameraInfo, RegionOfInterest};
+    let Some(python) = python_with("cv2") else {
+        return;
+    };
+    let calibrated = CameraInfo {
+        width: 1280,
+        height: 720,
+        distortion_model: "plumb_bob".into(),
+        d: vec![-0.28, 0.07, 0.001, -0.0005, 0.0],
+        k: [900.0, 0.0, 650.0, 0.0, 905.0, 355.0, 0.0, 0.0, 1.0],
+        r: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        p: [
+            880.0, 0.0, 645.0, 0.0, 0.0, 880.0, 352.0, 0.0, 0.0, 0.0, 1.0, 0.0,
+        ],
+        ..Default::default()
+    };
+    let cases = [
+        ("calibrated", calibrated.clone(), (1280, 720)),
+        (
+            "zero_k",
+            CameraInfo {
+                k: [0.0; 9],
+                d: vec![],
+                ..calibrated.clone()
+            },
+            (1280, 720),
+        ),
+        (
+            "binned",
+            CameraInfo {
+                binning_x: 2,
+                binning_y: 2,
+                ..calibrated.clone()
+            },
+            (640, 360),
+        ),
+        (
+            "roi",
+            CameraInfo {
+                roi: RegionOfInterest {
+                    x_offset: 320,
+                    y_offset: 180,
+                    width: 640,
+                    height: 360,
+                    do_rectify: false,
+                },
+                ..calibrated.clone()
+            },
+            (640, 360),
+        ),
+        (
+            "stereo_right",
+            CameraInfo {
+                p: [
+                    880.0, 0.0, 645.0, -105.6, 0.0, 880.0, 352.0, 0.0, 0.0, 0.0, 1.0, 0.0,
+                ],
+                ..calibrated.clone()
+            },
+            (1280, 720),
+        ),
+    ];
+    let (mask_w, mask_h) = (320, 240);
+    let json: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(name, info, (w, h))| {
+            info.validate().unwrap();
+            let (sx, sy) = (mask_w as f64 / *w as f64, mask_h as f64 / *h as f64);
+            let mask = info.scaled(sx, sy, mask_w, mask_h);
+            serde_json::json!({"name": name, "input": info, "mask": mask, "sx": sx, "sy": sy})
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.json");
+    std::fs::write(&file, serde_json::to_vec(&json).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/field/opencv_projection.py");
+    let run = Command::new(python)
+        .arg(script)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let results: Vec<serde_json::Value> = String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), cases.len());
+    for r in &results {
+        assert!(r["p_error"].as_f64().unwrap() < 1e-6, "{r}");
+        match r.get("k_error") {
+            Some(e) => assert!(e.as_f64().unwrap() < 1e-6, "{r}"),
+            None => assert_eq!(r["k_zero"], true, "{r}"),
+        }
+        assert_eq!(r["mask_binning"], serde_json::json!([0, 0]), "{r}");
+    }
+    // Nothing usable: refused by name.
+    let none = CameraInfo {
+        k: [0.0; 9],
+        p: [0.0; 12],
+        ..calibrated
+    };
+    assert!(
+        none.validate()
+            .unwrap_err()
+            .contains("no positive focal lengths")
+    );
+}

@@ -530,8 +530,8 @@ fn one_node_serves_several_cameras() {
     }
 }
 
-/// Publishes `bad` then a good rgb8 frame; the bad one yields nothing, the good one a mask,
-/// and /diagnostics counts one malformed input.
+/// Publishes `bad` then a good rgb8 frame (or a camera_info without intrinsics); the bad one
+/// yields nothing, the good one a mask, and /diagnostics counts the bad input by its kind.
 fn rejected_then_served(
     test: &str,
     bad: impl FnOnce(&Setup) -> Option<serde_json::Value>,
@@ -560,17 +560,28 @@ fn rejected_then_served(
         "the good frame after it got no mask: {log}"
     );
     let status = &report["diagnostics"][0]["values"];
-    assert_eq!(status["malformed"], "1", "{report}");
-    assert!(log.contains("warning: /cam_test: dropped a frame"), "{log}");
+    // A bad camera_info is counted under its own name, never as a dropped frame.
+    let (key, other, warning) = if zero_camera_info {
+        (
+            "bad_camera_info",
+            "malformed",
+            "/cam_test: ignored a camera_info",
+        )
+    } else {
+        ("malformed", "bad_camera_info", "/cam_test: dropped a frame")
+    };
+    assert_eq!(
+        (&status[key], &status[other]),
+        (&"1".into(), &"0".into()),
+        "{report}"
+    );
+    assert!(log.contains(&format!("warning: {warning}")), "{log}");
     // The same warning on /rosout, at WARN (30), from the node.
     let rosout = report["rosout"].as_array().unwrap();
     assert!(
         rosout.iter().any(|m| m["level"] == 30
             && m["name"] == "rtseg"
-            && m["msg"]
-                .as_str()
-                .unwrap()
-                .contains("/cam_test: dropped a frame")),
+            && m["msg"].as_str().unwrap().contains(warning)),
         "{rosout:?}"
     );
     // Only the outputs that are on are advertised: no mask/camera_info at input resolution.

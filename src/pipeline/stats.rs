@@ -49,6 +49,7 @@ pub struct PipelineStats {
     /// Arrival of the last frame, well-formed or not.
     last_input: Option<Instant>,
     malformed_in_period: u64,
+    bad_camera_info: u64,
 }
 
 /// One diagnostics period.
@@ -68,6 +69,8 @@ pub struct StatsReport {
     /// Masks withheld since the start because a newer frame's mask went out first (several
     /// workers on one camera).
     pub superseded: u64,
+    /// camera_info messages without usable intrinsics since the start.
+    pub bad_camera_info: u64,
     /// Malformed frames and well-formed frames in this period.
     pub malformed_in_period: u64,
     pub received_in_period: u64,
@@ -145,6 +148,7 @@ impl Default for PipelineStats {
             superseded: 0,
             last_input: None,
             malformed_in_period: 0,
+            bad_camera_info: 0,
         }
     }
 }
@@ -153,6 +157,11 @@ impl PipelineStats {
     pub fn frame_received(&mut self) {
         self.received += 1;
         self.last_input = Some(Instant::now());
+    }
+
+    /// A camera_info without usable intrinsics (counted apart from frames).
+    pub fn camera_info_rejected(&mut self) {
+        self.bad_camera_info += 1;
     }
 
     pub fn frame_malformed(&mut self) {
@@ -194,6 +203,7 @@ impl PipelineStats {
             malformed: self.malformed,
             total_published: self.total_published,
             superseded: self.superseded,
+            bad_camera_info: self.bad_camera_info,
             malformed_in_period: self.malformed_in_period,
             received_in_period: self.received,
             since_input_s: self.last_input.map(|t| t.elapsed().as_secs_f64()),
@@ -238,7 +248,7 @@ impl WarningThrottle {
                 n => format!(" (and {n} more like it since the last such warning)"),
             };
             *last = Instant::now();
-            return Some(format!("{camera}: dropped a frame: {message}{more}"));
+            return Some(format!("{camera}: {message}{more}"));
         }
         if self.kinds.len() == Self::KINDS
             && let Some(quietest) = self
@@ -250,6 +260,6 @@ impl WarningThrottle {
             self.kinds.remove(&quietest);
         }
         self.kinds.insert(kind, (Instant::now(), 0));
-        Some(format!("{camera}: dropped a frame: {message}"))
+        Some(format!("{camera}: {message}"))
     }
 }

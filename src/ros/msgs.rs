@@ -106,7 +106,11 @@ pub struct DiagnosticArray {
 }
 
 impl CameraInfo {
-    /// Intrinsics are usable: positive focal lengths in K and P, positive size.
+    /// Usable for scaling: a positive size and positive focal lengths in P or in K (stereo
+    /// and uncalibrated drivers publish a zero K with a valid P, or the other way round).
+    ///
+    /// # Errors
+    /// What is missing, with the values seen.
     pub fn validate(&self) -> Result<(), String> {
         let (fx, fy) = (self.k[0], self.k[4]);
         let (px, py) = (self.p[0], self.p[5]);
@@ -116,33 +120,46 @@ impl CameraInfo {
                 self.width, self.height
             ));
         }
-        if !(fx > 0.0 && fy > 0.0 && px > 0.0 && py > 0.0) {
+        let usable_k = fx > 0.0 && fy > 0.0;
+        let usable_p = px > 0.0 && py > 0.0;
+        if !(usable_k || usable_p) {
             return Err(format!(
-                "camera_info has zero or negative focal lengths (K fx {fx} fy {fy}, P fx {px} fy {py})"
+                "camera_info has no positive focal lengths in K (fx {fx} fy {fy}) or P (fx {px} fy {py})"
             ));
         }
         Ok(())
     }
 
-    /// The same camera seen at `sx`× the width and `sy`× the height (the mask's
-    /// camera_info when the mask is published at network resolution).
+    /// The camera of the image this info describes, resized by `sx` × `sy` to `width` ×
+    /// `height` (the mask at network resolution), as image_geometry's pinhole model reads
+    /// both: the image's binning and ROI (REP 104; sensor_msgs/CameraInfo) are folded into K
+    /// and P first, then the first two rows of K and P are scaled, as `image_proc`'s resize
+    /// does; the result has no binning and a full-image ROI. D and R stay (distortion works
+    /// in normalised coordinates); zeros stay zero.
     pub fn scaled(&self, sx: f64, sy: f64, width: u32, height: u32) -> CameraInfo {
         let mut out = self.clone();
-        out.width = width;
-        out.height = height;
-        for (row, s) in [(0, sx), (1, sy)] {
-            for col in 0..3 {
-                out.k[row * 3 + col] *= s;
-            }
-            for col in 0..4 {
-                out.p[row * 4 + col] *= s;
+        let roi = &self.roi;
+        // image_geometry: the image is the ROI of the calibrated sensor, binned.
+        let axes = [
+            (sx, self.binning_x.max(1) as f64, roi.x_offset as f64),
+            (sy, self.binning_y.max(1) as f64, roi.y_offset as f64),
+        ];
+        for (row, (scale, binning, offset)) in axes.into_iter().enumerate() {
+            // The principal point moves with the ROI (through K[8] and P[10], which are 1
+            // where the matrix is set and 0 where it is not, so zeros stay zero).
+            out.k[row * 3 + 2] = (self.k[row * 3 + 2] - offset * self.k[8]) / binning * scale;
+            out.k[row * 3] = self.k[row * 3] / binning * scale;
+            out.k[row * 3 + 1] = self.k[row * 3 + 1] / binning * scale;
+            out.p[row * 4 + 2] = (self.p[row * 4 + 2] - offset * self.p[10]) / binning * scale;
+            for col in [0, 1, 3] {
+                out.p[row * 4 + col] = self.p[row * 4 + col] / binning * scale;
             }
         }
-        let roi = &mut out.roi;
-        roi.x_offset = (roi.x_offset as f64 * sx).round() as u32;
-        roi.width = (roi.width as f64 * sx).round() as u32;
-        roi.y_offset = (roi.y_offset as f64 * sy).round() as u32;
-        roi.height = (roi.height as f64 * sy).round() as u32;
+        out.width = width;
+        out.height = height;
+        out.binning_x = 0;
+        out.binning_y = 0;
+        out.roi = RegionOfInterest::default();
         out
     }
 }

@@ -121,12 +121,24 @@ impl CameraOutputs {
         }
     }
 
-    /// Counts a malformed input and warns (throttled) on stderr and /rosout.
+    /// Counts a malformed frame and warns (throttled) on stderr and /rosout.
     fn reject(&self, message: &str) {
-        self.stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .frame_malformed();
+        self.count_and_warn(PipelineStats::frame_malformed, "dropped a frame", message);
+    }
+
+    /// Counts an unusable camera_info (not a frame: frames still get masks) and warns.
+    fn reject_camera_info(&self, message: &str) {
+        let count = PipelineStats::camera_info_rejected;
+        self.count_and_warn(count, "ignored a camera_info", message);
+    }
+
+    fn count_and_warn(&self, count: fn(&mut PipelineStats), what: &str, message: &str) {
+        count(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+        self.warn(&format!("{what}: {message}"));
+    }
+
+    /// Logs a throttled warning on stderr and /rosout.
+    fn warn(&self, message: &str) {
         let line = self
             .warnings
             .lock()
@@ -325,9 +337,12 @@ pub fn run(
         let o = outputs[index].clone();
         executor
             .spawn(for_each(info, move |m| {
-                match m.and_then(|m| m.validate().map(|()| m)) {
-                    Ok(m) => *o.camera_info.lock().unwrap_or_else(|e| e.into_inner()) = Some(m),
-                    Err(e) => o.reject(&e),
+                let checked = m.and_then(|m| m.validate().map(|()| m));
+                let bad = checked.as_ref().err().cloned();
+                // A bad one also retires the last good one: no stale mask/camera_info.
+                *o.camera_info.lock().unwrap_or_else(|e| e.into_inner()) = checked.ok();
+                if let Some(e) = bad {
+                    o.reject_camera_info(&e);
                 }
             }))
             .detach();
@@ -656,6 +671,7 @@ fn diagnostics_message(
                     kv("dropped", slots.dropped(i).to_string()),
                     kv("malformed", r.malformed.to_string()),
                     kv("superseded", r.superseded.to_string()),
+                    kv("bad_camera_info", r.bad_camera_info.to_string()),
                     kv("published", r.total_published.to_string()),
                     kv("backend", params.backend.name().to_string()),
                     kv("model", params.model.clone()),

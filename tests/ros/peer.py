@@ -116,7 +116,7 @@ def main():
         info.header.frame_id = "camera_optical"
         info_pub.publish(info)
         # Its reader may have matched after ours saw it: wait until the node counts it.
-        spin_until(lambda: any(kv.key == "malformed" and kv.value != "0"
+        spin_until(lambda: any(kv.key == "bad_camera_info" and kv.value != "0"
                                for d in diagnostics[-1:] for s in d.status for kv in s.values), 10)
     if "camera_info" in plan:
         info = CameraInfo(**{k: v for k, v in plan["camera_info"].items()})

@@ -261,11 +261,15 @@ fn ros_arguments_are_read_by_the_node_only_and_unsupported_ones_named() {
         "--params-file",
         params,
         "--ros-args",
-        "-p",
-        "workers:=2",
+        "--log-level",
+        "debug",
     ]);
     assert!(!out.status.success());
-    assert_says(&out, "ROS argument \"-p\" is not supported");
+    assert_says(&out, "ROS argument \"--log-level\" is not supported");
+    // An override of a parameter rtseg does not have is named, as one in a file is.
+    let out = rtseg(&["node", "--print-params", "--ros-args", "-p", "wrokers:=2"]);
+    assert!(!out.status.success());
+    assert_says(&out, "wrokers");
     let out = rtseg(&["node", "--ros-args", "--params-file", "/nonexistent/p.yaml"]);
     assert_says(&out, "/nonexistent/p.yaml"); // the ROS --params-file was used
     let out = rtseg(&["models", "--ros-args", "-r", "__node:=x"]);

@@ -4,6 +4,8 @@ use std::path::Path;
 
 use rtseg::ros::params::load;
 
+mod common;
+
 fn load_text(text: &str) -> Result<rtseg::ros::params::ParamsFile, String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.yaml");
@@ -19,7 +21,7 @@ fn shipped() -> String {
 #[test]
 fn shipped_parameters_parse() {
     let file = load_text(&shipped()).unwrap();
-    assert_eq!(file.node_name, "rtseg");
+    assert_eq!(file.node.fully_qualified(), "/rtseg");
     assert_eq!(file.params.cameras, ["/camera"]);
     // The model card's real-time size for CamVid.
     assert_eq!(file.params.network_size(), Some((240, 320)));
@@ -61,6 +63,10 @@ fn parameter_mistakes_are_named() {
         ),
         (shipped().replace("    model:", "    modle:"), "modle"),
         ("rtseg:\n  model: x\n".to_string(), "ros__parameters"),
+        (
+            shipped().replace("    workers: 2", "    workers: 2\n    wrokers: 2"),
+            "wrokers",
+        ),
     ];
     for (text, expected) in cases {
         let err = load_text(&text)
@@ -89,4 +95,207 @@ fn ort_threads_default_to_the_cores_shared_among_the_workers() {
     );
     let fixed = shipped().replace("intra_op_threads: 0 ", "intra_op_threads: 3 ");
     assert_eq!(threads(&fixed), 3);
+}
+
+/// rcl's rules for parameter files, `-p` overrides and remapping, as rclpy (the real rcl)
+/// applies them to the same command line: node name and namespace, every parameter value,
+/// and the topics after remapping.
+#[test]
+fn parameters_and_remapping_follow_rcl_as_rclpy_reads_them() {
+    use std::process::Command;
+    let Some(python) = common::python_with("rclpy") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let shipped_path = write("shipped.yaml", &shipped());
+    // Blocks for other nodes, named and nested namespace keys, wildcards, later files.
+    let named = write(
+        "named.yaml",
+        "/**:\n  ros__parameters:\n    workers: 3\n    input_qos: default\n\
+         rtseg:\n  ros__parameters:\n    workers: 4\n\
+         other:\n  ros__parameters:\n    workers: 9\n\
+         front:\n  rtseg:\n    ros__parameters:\n      max_batch: 2\n\
+         /*/rtseg:\n  ros__parameters:\n    ort:\n      intra_op_threads: 5\n\
+         /**/rtseg:\n  ros__parameters:\n    ort.library: /opt/ort.so\n",
+    );
+    let later = write("later.yaml", "/**:\n  ros__parameters:\n    workers: 6\n");
+    let cases: Vec<Vec<String>> = [
+        vec!["--params-file", &shipped_path],
+        vec![
+            "--params-file",
+            &shipped_path,
+            "-r",
+            "__node:=front_seg",
+            "-r",
+            "__ns:=/vehicle",
+        ],
+        vec!["--params-file", &shipped_path, "--params-file", &named],
+        vec![
+            "--params-file",
+            &shipped_path,
+            "--params-file",
+            &named,
+            "-r",
+            "__ns:=/front",
+        ],
+        vec![
+            "--params-file",
+            &shipped_path,
+            "--params-file",
+            &named,
+            "--params-file",
+            &later,
+            "-p",
+            "max_batch:=3",
+            "-p",
+            "rtseg:ort.intra_op_threads:=7",
+            "-p",
+            "other:workers:=9",
+            "-p",
+            "cameras:=[/camera, /b]",
+            "-p",
+            "use_sim_time:=true",
+        ],
+        vec![
+            "--params-file",
+            &shipped_path,
+            "-r",
+            "__ns:=/camera",
+            "-r",
+            "image:=image_raw",
+            "-r",
+            "rtseg:/diagnostics:=/diag",
+            "-r",
+            "other:/camera/camera_info:=/x",
+        ],
+        vec![
+            "--params-file",
+            &shipped_path,
+            "-r",
+            "/camera/image:=/front/image_raw",
+            "-r",
+            "~/label_info:=/labels",
+        ],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|s| s.to_string()).collect())
+    .collect();
+    let topics = [
+        "/camera/image",
+        "/camera/camera_info",
+        "/camera/segmentation/mask",
+        "/camera/segmentation/color_mask",
+        "~/label_info",
+        "/diagnostics",
+    ];
+    let plan: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|c| serde_json::json!({"ros_args": c, "topics": topics}))
+        .collect();
+    let plan_path = write("cases.json", &serde_json::to_string(&plan).unwrap());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ros/rcl_resolve.py");
+    let run = Command::new(python)
+        .arg(script)
+        .arg(&plan_path)
+        .env("ROS_DOMAIN_ID", "119")
+        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", common::text(&run));
+    let rcl: Vec<serde_json::Value> = String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rcl.len(), cases.len());
+    for (case, rcl) in cases.iter().zip(&rcl) {
+        let mut args = vec![
+            "node".to_string(),
+            "--print-params".into(),
+            "--ros-args".into(),
+        ];
+        args.extend(case.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = common::rtseg(&args);
+        assert!(out.status.success(), "{case:?}: {}", common::text(&out));
+        let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(ours["node"], rcl["node"], "{case:?}");
+        let mut theirs = rcl["parameters"].as_object().unwrap().clone();
+        // rclpy declares these on every node (Jazzy); rtseg lists what was given.
+        assert_eq!(
+            theirs.remove("start_type_description_service"),
+            Some(true.into())
+        );
+        if !ours["parameters"]
+            .as_object()
+            .unwrap()
+            .contains_key("use_sim_time")
+        {
+            assert_eq!(
+                theirs.remove("use_sim_time"),
+                Some(false.into()),
+                "{case:?}"
+            );
+        }
+        assert_eq!(
+            ours["parameters"],
+            serde_json::Value::Object(theirs),
+            "{case:?}"
+        );
+        let resolved = |t: &str| rcl["topics"][t].as_str().unwrap().to_string();
+        let subscriptions = &ours["subscriptions"];
+        let publications = &ours["publications"];
+        for want in [
+            resolved("/camera/image"),
+            format!("{}/compressed", resolved("/camera/image")),
+            resolved("/camera/camera_info"),
+        ] {
+            assert!(
+                subscriptions
+                    .as_array()
+                    .unwrap()
+                    .contains(&want.clone().into()),
+                "{case:?}: {want} not in {subscriptions}"
+            );
+        }
+        for t in [
+            "/camera/segmentation/mask",
+            "/camera/segmentation/color_mask",
+            "~/label_info",
+            "/diagnostics",
+        ] {
+            let want = resolved(t);
+            assert!(
+                publications
+                    .as_array()
+                    .unwrap()
+                    .contains(&want.clone().into()),
+                "{case:?}: {want} not in {publications}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_node_without_a_matching_block_is_told_which_blocks_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.yaml");
+    std::fs::write(&path, shipped().replace("/**:", "front_seg:")).unwrap();
+    let err = rtseg::ros::params::resolve(
+        &[path],
+        &[],
+        &rtseg::ros::args::NodeIdentity::new("/", "rtseg"),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("/rtseg") && err.contains("/front_seg") && err.contains("/**"),
+        "{err}"
+    );
 }

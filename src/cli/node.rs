@@ -5,28 +5,42 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rtseg::backend::{self, BackendKind};
-use rtseg::ros::args::RosArgs;
+use rtseg::ros::args::{NodeIdentity, RosArgs};
 use rtseg::source::ModelSource;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// ROS 2 parameter file (`<node>: ros__parameters: …`) [default: a `--ros-args
-    /// --params-file`, else launch/rtseg.params.yaml in the working directory, else the one
-    /// installed with rtseg (share/rtseg/launch) or beside its checkout].
+    /// ROS 2 parameter file (`<node>: ros__parameters: …`, `/**:` for any node) [default: the
+    /// `--ros-args --params-file` ones, else launch/rtseg.params.yaml in the working
+    /// directory, else the one installed with rtseg (share/rtseg/launch) or beside its
+    /// checkout]. Given here, it comes before any `--params-file` of the ROS arguments, which
+    /// then override it.
     #[arg(long)]
     params_file: Option<PathBuf>,
+    /// Print the node's fully qualified name, its parameters as resolved from the files and
+    /// `-p` overrides, and its topics after remapping, as JSON; then exit.
+    #[arg(long)]
+    print_params: bool,
 }
 
 pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     let ros = RosArgs::parse(ros_args).map_err(anyhow::Error::msg)?;
-    let params_file = args
-        .params_file
-        .or(ros.params_file)
-        .map_or_else(default_params_file, Ok)?;
-    eprintln!("parameters: {}", params_file.display());
-    let mut file = rtseg::ros::params::load(&params_file)?;
-    if let Some(name) = ros.node_name {
-        file.node_name = name;
+    let mut files: Vec<PathBuf> = args.params_file.into_iter().collect();
+    files.extend(ros.params_files);
+    if files.is_empty() {
+        files.push(default_params_file()?);
+    }
+    let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    eprintln!("parameters: {}", shown.join(", "));
+    let identity = NodeIdentity::new(
+        ros.namespace.as_deref().unwrap_or("/"),
+        ros.node_name.as_deref().unwrap_or("rtseg"),
+    );
+    let mut file = rtseg::ros::params::resolve(&files, &ros.overrides, &identity)?;
+    file.remaps = ros.remaps;
+    if args.print_params {
+        println!("{}", rtseg::ros::node::describe(&file));
+        return Ok(ExitCode::SUCCESS);
     }
     let discovery = rtseg::ros::node::Discovery::from_env()?;
     let source = ModelSource::resolve(
@@ -54,7 +68,7 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     super::catch_ctrl_c();
     eprintln!(
         "rtseg node {} on ROS domain {}{}: {} camera(s), backend {}",
-        file.node_name,
+        file.node.fully_qualified(),
         discovery.domain_id,
         if discovery.localhost_only {
             " (localhost only)"

@@ -39,6 +39,13 @@ pub struct CompressedImage {
     pub data: Vec<u8>,
 }
 
+/// rosgraph_msgs/msg/Clock: simulated time, published by simulators and `ros2 bag play
+/// --clock`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    pub clock: Time,
+}
+
 /// sensor_msgs/msg/RegionOfInterest
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionOfInterest {

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::msgs::{
-    CameraInfo, CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue,
+    CameraInfo, Clock, CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue,
     LabelInfo, Time, VisionClass,
 };
 use super::params::{NodeParams, ParamsFile, QosPreset};
@@ -226,6 +226,60 @@ pub const MASK_PNG_FORMAT: &str = "mono8; png compressed ";
 /// Opens a segmenter for one worker thread.
 pub type BackendFactory<'a> = dyn Fn() -> anyhow::Result<Box<dyn Segmenter>> + Sync + 'a;
 
+/// The node as its parameters and ROS arguments resolve it: fully qualified name, every
+/// parameter by its dotted name, and the topics it subscribes and publishes after
+/// remapping (`rtseg node --print-params`).
+pub fn describe(file: &ParamsFile) -> serde_json::Value {
+    let p = &file.params;
+    let name = |topic: String| file.node.remap(&topic, &file.remaps);
+    let mut subscriptions = Vec::new();
+    let mut publications = Vec::new();
+    for camera in &p.cameras {
+        let image = name(format!("{camera}/image"));
+        subscriptions.push(format!("{image}/compressed"));
+        subscriptions.push(image);
+        subscriptions.push(name(format!("{camera}/camera_info")));
+        let out = format!("{camera}/{}", p.output_namespace);
+        let mask = name(format!("{out}/mask"));
+        let siblings = [
+            ("compressed", p.publish.mask_compressed),
+            ("autoware_rle", p.publish.mask_autoware_rle),
+            ("camera_info", p.mask_resolution == MaskResolution::Network),
+        ];
+        for (sibling, on) in siblings {
+            if on {
+                publications.push(format!("{mask}/{sibling}"));
+            }
+        }
+        if p.publish.mask {
+            publications.push(mask);
+        }
+        if p.publish.color_mask {
+            publications.push(name(format!("{out}/color_mask")));
+        }
+    }
+    if p.use_sim_time {
+        subscriptions.push(name("/clock".into()));
+    }
+    if p.publish.label_info {
+        publications.push(name("~/label_info".into()));
+    }
+    if p.publish.diagnostics {
+        publications.push(name("/diagnostics".into()));
+    }
+    let parameters: serde_json::Map<String, serde_json::Value> = file
+        .flat
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+        .collect();
+    serde_json::json!({
+        "node": file.node.fully_qualified(),
+        "parameters": parameters,
+        "subscriptions": subscriptions,
+        "publications": publications,
+    })
+}
+
 /// Runs the node until `stop` is set.
 pub fn run(
     file: ParamsFile,
@@ -233,7 +287,17 @@ pub fn run(
     make_backend: &BackendFactory<'_>,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
-    let ParamsFile { node_name, params } = file;
+    let ParamsFile {
+        node: identity,
+        params,
+        remaps,
+        ..
+    } = file;
+    let node_name = identity.name.clone();
+    // Every topic through the node's remapping rules, as rcl resolves them.
+    // The compressed, run-length and camera_info siblings follow their image topic, as
+    // image_transport derives `<image>/compressed` from the remapped image topic.
+    let name = |topic: String| identity.remap(&topic, &remaps);
     let mut builder = DomainParticipantBuilder::new(discovery.domain_id);
     if discovery.localhost_only {
         builder = builder.with_only_networks([std::net::Ipv4Addr::LOCALHOST]);
@@ -245,8 +309,9 @@ pub fn run(
         .map_err(|e| anyhow::anyhow!("cannot create the ROS context: {e:?}"))?;
     let mut node = context
         .new_node(
-            NodeName::new("/", &node_name)
-                .map_err(|e| anyhow::anyhow!("node name {node_name:?}: {e:?}"))?,
+            NodeName::new(&identity.namespace, &node_name).map_err(|e| {
+                anyhow::anyhow!("node name {:?}: {e:?}", identity.fully_qualified())
+            })?,
             NodeOptions::new().enable_rosout(true),
         )
         .map_err(|e| anyhow::anyhow!("cannot create node {node_name}: {e:?}"))?;
@@ -273,32 +338,38 @@ pub fn run(
         let network = params.mask_resolution == MaskResolution::Network;
         outputs.push(Arc::new(CameraOutputs {
             name: camera.clone(),
-            mask: optional_publisher(&mut node, p.mask, &format!("{out}/mask"), IMAGE, &out_qos)?,
+            mask: optional_publisher(
+                &mut node,
+                p.mask,
+                &name(format!("{out}/mask")),
+                IMAGE,
+                &out_qos,
+            )?,
             color_mask: optional_publisher(
                 &mut node,
                 p.color_mask,
-                &format!("{out}/color_mask"),
+                &name(format!("{out}/color_mask")),
                 IMAGE,
                 &out_qos,
             )?,
             mask_compressed: optional_publisher(
                 &mut node,
                 p.mask_compressed,
-                &format!("{out}/mask/compressed"),
+                &format!("{}/compressed", name(format!("{out}/mask"))),
                 COMPRESSED,
                 &out_qos,
             )?,
             mask_autoware_rle: optional_publisher(
                 &mut node,
                 p.mask_autoware_rle,
-                &format!("{out}/mask/autoware_rle"),
+                &format!("{}/autoware_rle", name(format!("{out}/mask"))),
                 IMAGE,
                 &out_qos,
             )?,
             mask_camera_info: optional_publisher(
                 &mut node,
                 network,
-                &format!("{out}/mask/camera_info"),
+                &format!("{}/camera_info", name(format!("{out}/mask"))),
                 CAMERA_INFO,
                 &out_qos,
             )?,
@@ -308,17 +379,21 @@ pub fn run(
             stats: Mutex::new(PipelineStats::default()),
             warnings: Mutex::new(WarningThrottle::new(Duration::from_secs(5))),
         }));
-        let image =
-            create_subscription::<Image>(&mut node, &format!("{camera}/image"), IMAGE, &in_qos)?;
+        let image = create_subscription::<Image>(
+            &mut node,
+            &name(format!("{camera}/image")),
+            IMAGE,
+            &in_qos,
+        )?;
         let compressed = create_subscription::<CompressedImage>(
             &mut node,
-            &format!("{camera}/image/compressed"),
+            &format!("{}/compressed", name(format!("{camera}/image"))),
             COMPRESSED,
             &in_qos,
         )?;
         let info = create_subscription::<CameraInfo>(
             &mut node,
-            &format!("{camera}/camera_info"),
+            &name(format!("{camera}/camera_info")),
             CAMERA_INFO,
             &in_qos,
         )?;
@@ -351,7 +426,7 @@ pub fn run(
     let _label_info = if params.publish.label_info {
         let label_info: Publisher<LabelInfo> = create_publisher(
             &mut node,
-            &format!("/{}/label_info", node_name),
+            &name("~/label_info".into()),
             ("vision_msgs", "LabelInfo"),
             &latched,
         )?;
@@ -376,10 +451,36 @@ pub fn run(
     } else {
         None
     };
+    // use_sim_time: the stamps the node makes come from the newest /clock (zero before the
+    // first, as ROS time is).
+    let sim_clock: Arc<Mutex<Option<Time>>> = Arc::default();
+    if params.use_sim_time {
+        let clock = create_subscription::<Clock>(
+            &mut node,
+            &name("/clock".into()),
+            ("rosgraph_msgs", "Clock"),
+            &qos(QosPreset::SensorData),
+        )?;
+        let latest = sim_clock.clone();
+        executor
+            .spawn(for_each(clock, move |m| {
+                if let Ok(m) = m {
+                    *latest.lock().unwrap_or_else(|e| e.into_inner()) = Some(m.clock);
+                }
+            }))
+            .detach();
+    }
+    let stamp = || match params.use_sim_time {
+        true => sim_clock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_default(),
+        false => now(),
+    };
     let diagnostics: Option<Publisher<DiagnosticArray>> = optional_publisher(
         &mut node,
         params.publish.diagnostics,
-        "/diagnostics",
+        &name("/diagnostics".into()),
         ("diagnostic_msgs", "DiagnosticArray"),
         &qos(QosPreset::Default),
     )?;
@@ -407,13 +508,15 @@ pub fn run(
                 if Instant::now() >= next {
                     next += Duration::from_secs(1);
                     for o in &outputs {
-                        let topic = format!("{}/{}/color_mask", o.name, params.output_namespace);
+                        let topic =
+                            name(format!("{}/{}/color_mask", o.name, params.output_namespace));
                         let wanted =
                             params.publish.color_mask && node.subscription_count(&topic) > 0;
                         o.color_wanted.store(wanted, Ordering::SeqCst);
                     }
                     if let Some(diagnostics) = &diagnostics {
-                        let array = diagnostics_message(&params, &node_name, &outputs, &slots);
+                        let array =
+                            diagnostics_message(&params, &node_name, &outputs, &slots, stamp());
                         let _ = diagnostics.publish(array);
                     }
                 }
@@ -640,6 +743,7 @@ fn diagnostics_message(
     node_name: &str,
     outputs: &[Arc<CameraOutputs>],
     slots: &LatestSlots<Pending>,
+    stamp: Time,
 ) -> DiagnosticArray {
     let status = outputs
         .iter()
@@ -681,7 +785,7 @@ fn diagnostics_message(
         .collect();
     DiagnosticArray {
         header: Header {
-            stamp: now(),
+            stamp,
             frame_id: String::new(),
         },
         status,

@@ -1,6 +1,7 @@
 //! The node's parameters, read from a ROS 2 parameter file (`<node>: ros__parameters: …`) —
 //! the file `ros2 launch` passes — so one YAML serves both `rtseg node` and the launch files.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use crate::backend::{BackendConfig, BackendKind, OrtOptions};
 use crate::labels::LabelSpace;
 use crate::pipeline::stats::HealthThresholds;
 use crate::pipeline::{MaskResolution, ResizePolicy};
+use crate::ros::args::{NodeIdentity, Rule};
 use crate::source::Weights;
 
 /// Reliability/durability of a topic, by the names of rclpy's presets.
@@ -72,6 +74,10 @@ pub struct NodeParams {
     /// car before it drives.
     #[serde(default)]
     pub build_only: bool,
+    /// Stamps the node makes itself (diagnostics) come from /clock (rosgraph_msgs/Clock), as
+    /// every ROS 2 node does with this parameter; mask stamps are always the frame's.
+    #[serde(default)]
+    pub use_sim_time: bool,
     /// Camera namespaces; each provides `image`, `image/compressed` and `camera_info`.
     pub cameras: Vec<String>,
     /// Outputs go to `<camera>/<output_namespace>/…`.
@@ -164,10 +170,14 @@ impl<'de> Deserialize<'de> for NetworkSize {
     }
 }
 
-/// The node name and its parameters.
+/// The node's identity and its parameters.
 pub struct ParamsFile {
-    pub node_name: String,
+    pub node: NodeIdentity,
     pub params: NodeParams,
+    /// Every parameter by its dotted ROS name, as the node resolved it (`--print-params`).
+    pub flat: BTreeMap<String, serde_yaml::Value>,
+    /// Topic remapping rules (`-r from:=to`), applied to every topic the node uses.
+    pub remaps: Vec<Rule>,
 }
 
 impl NodeParams {
@@ -257,33 +267,190 @@ impl NodeParams {
     }
 }
 
-/// Reads `<node>: ros__parameters:` from a ROS 2 parameter file (the first node in it).
+/// Reads the shipped-style parameter file for the default node `/rtseg`.
 pub fn load(path: &Path) -> anyhow::Result<ParamsFile> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read parameter file {}: {e}", path.display()))?;
-    let root: serde_yaml::Mapping = serde_yaml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: not valid YAML: {e}", path.display()))?;
-    let (name, node) = root
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("{}: empty parameter file", path.display()))?;
-    let node_name = name
-        .as_str()
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: the top-level key must be the node name",
-                path.display()
-            )
-        })?
-        .trim_start_matches('/')
-        .to_string();
-    let params = node.get("ros__parameters").cloned().ok_or_else(|| {
-        anyhow::anyhow!("{}: `{node_name}` has no `ros__parameters`", path.display())
-    })?;
-    let params: NodeParams =
-        serde_yaml::from_value(params).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    resolve(&[path.to_path_buf()], &[], &NodeIdentity::new("/", "rtseg"))
+}
+
+/// The node's parameters by rcl's rules: the `ros__parameters` blocks of every file, one set
+/// per node key (`/**`, `*` wildcards; nested namespace keys; a relative name is under `/`)
+/// where later files override earlier ones; the wildcard keys matching the node's fully
+/// qualified name apply in the order they first appear, its own key last; then the `-p`
+/// overrides for this node (values read as YAML). Nested maps and dotted names are the same
+/// parameter (`ort: {onnx: x}` = `ort.onnx: x`).
+///
+/// # Errors
+/// An unreadable file, no block for this node, an unknown parameter (named), a bad value.
+pub fn resolve(
+    files: &[PathBuf],
+    overrides: &[Rule],
+    node: &NodeIdentity,
+) -> anyhow::Result<ParamsFile> {
+    let fqn = node.fully_qualified();
+    // rcl keeps one parameter set per node key (`/**`, `/ns/name`, ...), later files
+    // overriding earlier ones within a key, in the order keys first appear.
+    let mut keys: Vec<(Vec<String>, BTreeMap<String, serde_yaml::Value>)> = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read parameter file {}: {e}", path.display()))?;
+        let root: serde_yaml::Mapping = serde_yaml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: not valid YAML: {e}", path.display()))?;
+        let mut blocks = Vec::new();
+        node_blocks(&root, &mut Vec::new(), &mut blocks);
+        for (pattern, params) in blocks {
+            let params = params.as_mapping().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: `/{}: ros__parameters` is not a map",
+                    path.display(),
+                    pattern.join("/")
+                )
+            })?;
+            let index = match keys.iter().position(|(k, _)| *k == pattern) {
+                Some(index) => index,
+                None => {
+                    keys.push((pattern, BTreeMap::new()));
+                    keys.len() - 1
+                }
+            };
+            flatten(params, "", &mut keys[index].1);
+        }
+    }
+    // Then, as rclpy and rclcpp take the overrides: the wildcard keys that match, in order,
+    // and the node's own key last, so it wins over them.
+    let wildcard = |k: &[String]| k.iter().any(|t| t.contains('*'));
+    let own = |k: &[String]| !wildcard(k) && matches_node(k, &fqn);
+    let matching = keys
+        .iter()
+        .filter(|(k, _)| wildcard(k) && matches_node(k, &fqn))
+        .chain(keys.iter().filter(|(k, _)| own(k)));
+    let mut flat = BTreeMap::new();
+    let mut matched = false;
+    for (_, params) in matching {
+        matched = true;
+        flat.extend(params.clone());
+    }
+    if !matched {
+        let seen: Vec<String> = keys
+            .iter()
+            .map(|(k, _)| format!("/{}", k.join("/")))
+            .collect();
+        anyhow::bail!(
+            "no `<node>: ros__parameters:` block for node {fqn} in {} (blocks for: {}); name \
+             the node there, or use `/**:` for every node",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if seen.is_empty() {
+                "none".into()
+            } else {
+                seen.join(", ")
+            }
+        );
+    }
+    for rule in overrides.iter().filter(|r| r.applies_to(&node.name)) {
+        let value = serde_yaml::from_str(&rule.right).map_err(|e| {
+            anyhow::anyhow!("-p {}:={}: not a YAML value: {e}", rule.left, rule.right)
+        })?;
+        flat.insert(rule.left.clone(), value);
+    }
+    let shown = files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let params: NodeParams = serde_yaml::from_value(unflatten(&flat))
+        .map_err(|e| anyhow::anyhow!("parameters of {fqn} ({shown}): {e}"))?;
     params
         .validate()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(ParamsFile { node_name, params })
+        .map_err(|e| anyhow::anyhow!("parameters of {fqn} ({shown}): {e}"))?;
+    Ok(ParamsFile {
+        node: node.clone(),
+        params,
+        flat,
+        remaps: Vec::new(),
+    })
+}
+
+/// Every `ros__parameters` block under `map`, with the node-name tokens of the keys above it.
+fn node_blocks(
+    map: &serde_yaml::Mapping,
+    path: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, serde_yaml::Value)>,
+) {
+    for (key, value) in map {
+        let Some(key) = key.as_str() else { continue };
+        if key == "ros__parameters" {
+            out.push((path.clone(), value.clone()));
+        } else if let Some(inner) = value.as_mapping() {
+            let depth = path.len();
+            path.extend(key.split('/').filter(|t| !t.is_empty()).map(String::from));
+            node_blocks(inner, path, out);
+            path.truncate(depth);
+        }
+    }
+}
+
+/// rcl's node-name match: `**` matches any number of tokens, `*` exactly one.
+fn matches_node(pattern: &[String], fqn: &str) -> bool {
+    fn go(pattern: &[String], name: &[&str]) -> bool {
+        match pattern.split_first() {
+            None => name.is_empty(),
+            Some((p, rest)) if p == "**" => (0..=name.len()).any(|skip| go(rest, &name[skip..])),
+            Some((p, rest)) => {
+                !name.is_empty() && (p == "*" || p == name[0]) && go(rest, &name[1..])
+            }
+        }
+    }
+    let name: Vec<&str> = fqn.split('/').filter(|t| !t.is_empty()).collect();
+    go(pattern, &name)
+}
+
+/// Nested maps → dotted names (rcl's parameter names).
+fn flatten(map: &serde_yaml::Mapping, prefix: &str, out: &mut BTreeMap<String, serde_yaml::Value>) {
+    for (key, value) in map {
+        let key = match key {
+            serde_yaml::Value::String(k) => k.clone(),
+            other => serde_yaml::to_string(other)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        };
+        let name = if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value.as_mapping() {
+            Some(inner) => flatten(inner, &name, out),
+            None => {
+                out.insert(name, value.clone());
+            }
+        }
+    }
+}
+
+/// Dotted names → nested maps, for the parameter struct.
+fn unflatten(flat: &BTreeMap<String, serde_yaml::Value>) -> serde_yaml::Value {
+    let mut root = serde_yaml::Mapping::new();
+    for (name, value) in flat {
+        let mut map = &mut root;
+        let mut parts = name.split('.').peekable();
+        while let Some(part) = parts.next() {
+            let key = serde_yaml::Value::String(part.to_string());
+            if parts.peek().is_none() {
+                map.insert(key, value.clone());
+                break;
+            }
+            let entry = map
+                .entry(key)
+                .or_insert_with(|| serde_yaml::Value::Mapping(Default::default()));
+            if !entry.is_mapping() {
+                *entry = serde_yaml::Value::Mapping(Default::default());
+            }
+            map = entry.as_mapping_mut().expect("just made a map");
+        }
+    }
+    serde_yaml::Value::Mapping(root)
 }

@@ -299,3 +299,104 @@ fn a_node_without_a_matching_block_is_told_which_blocks_there_are() {
         "{err}"
     );
 }
+
+/// The shipped JSON Schema (Autoware's convention) agrees with rtseg's parameter struct: it
+/// names every parameter rtseg has, and jsonschema accepts and refuses the same files rtseg's
+/// own parser does.
+#[test]
+fn the_parameter_schema_agrees_with_the_parameter_struct() {
+    use std::process::Command;
+    let Some(python) = common::python_with("jsonschema") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let variants = [
+        ("shipped", shipped(), true),
+        (
+            "size",
+            shipped().replace("network_size: auto", "network_size: [240, 320]"),
+            true,
+        ),
+        (
+            "sim_time",
+            shipped().replace("    workers: 2", "    use_sim_time: true\n    workers: 2"),
+            true,
+        ),
+        (
+            "ort",
+            shipped().replace("backend: auto ", "backend: ort "),
+            true,
+        ),
+        (
+            "unknown",
+            shipped().replace("    workers: 2", "    wrokers: 2"),
+            false,
+        ),
+        (
+            "enum",
+            shipped().replace("backend: auto ", "backend: tflite "),
+            false,
+        ),
+        (
+            "type",
+            shipped().replace("workers: 2", "workers: two"),
+            false,
+        ),
+        (
+            "required",
+            shipped().replace("    model: msnet-m", ""),
+            false,
+        ),
+        (
+            "triple",
+            shipped().replace("network_size: auto", "network_size: [1, 2, 3]"),
+            false,
+        ),
+        (
+            "publish",
+            shipped().replace("      mask: true\n", ""),
+            false,
+        ),
+        (
+            "nested",
+            shipped().replace("      gpu: 0", "      gpu: 0\n      gpus: 1"),
+            false,
+        ),
+        (
+            "relative",
+            shipped().replace("[\"/camera\"]", "[\"camera\"]"),
+            false,
+        ),
+        ("provider", shipped().replace("[cpu]", "[rocm]"), false),
+    ];
+    let paths: Vec<String> = variants
+        .iter()
+        .map(|(name, text, _)| {
+            let path = dir.path().join(format!("{name}.yaml"));
+            std::fs::write(&path, text).unwrap();
+            path.to_str().unwrap().to_string()
+        })
+        .collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = Command::new(python)
+        .arg(root.join("tests/ros/schema_check.py"))
+        .arg(root.join("launch/rtseg.params.schema.json"))
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", common::text(&run));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Every parameter of the shipped file (and use_sim_time, which it leaves out) and no other.
+    let mut names: Vec<String> = load_text(&shipped()).unwrap().flat.into_keys().collect();
+    names.push("use_sim_time".into());
+    names.sort();
+    assert_eq!(lines[0]["leaves"], serde_json::json!(names));
+    for ((name, text, valid), schema) in variants.iter().zip(&lines[1..]) {
+        let ours = load_text(text);
+        assert_eq!(ours.is_ok(), *valid, "rtseg on {name}: {:?}", ours.err());
+        assert_eq!(schema["valid"], *valid, "schema on {name}: {schema}");
+    }
+}

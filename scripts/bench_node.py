@@ -102,7 +102,8 @@ def main():
             relay = run([sys.executable, os.path.join(ROOT, "scripts/rclpy_relay.py"), "segmentation"] + cams,
                         cams, args, peer_env, peer_env, tmp, w, h)
     reports, cpu = rtseg
-    print(f"rtseg node: {args.cameras} camera(s), {args.size} {args.encoding} at {args.rate} Hz for "
+    backend = next(iter(reports.values()), {}).get("node", {}).get("backend", "?")
+    print(f"rtseg node (backend {backend}): {args.cameras} camera(s), {args.size} {args.encoding} at {args.rate} Hz for "
           f"{args.seconds} s, network {args.network}, {args.workers or 'shipped'} worker(s), "
           f"max_batch {args.max_batch}, masks on {args.topic} at {args.mask_resolution} resolution, "
           f"consumer profile {args.consumer_profile or 'none'}; "

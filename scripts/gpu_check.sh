@@ -47,6 +47,7 @@ rtseg="$PWD/$pack/rtseg"
 export RTSEG_WEIGHTS_DIR="$PWD/weights" RTSEG_CACHE_DIR="$out/cache"
 camvid="${RTSEG_CAMVID:-$PWD/../shared/data/camvid}"
 : > "$report"
+failed=0
 
 # step NAME COMMAND...: runs it, records the verdict and the output.
 step() {
@@ -56,6 +57,7 @@ step() {
     echo "   ok" | tee -a "$report"
   else
     echo "   FAILED (exit $?)" | tee -a "$report"
+    failed=$((failed + 1))
   fi
   sed 's/^/   | /' "$out/$name.log" | tail -40 >> "$report"
 }
@@ -63,7 +65,7 @@ step() {
 {
   echo "rtseg GPU check, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -m)"
   nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader \
-    2>&1 || echo "nvidia-smi unavailable"
+    2>/dev/null || echo "nvidia-smi unavailable"
 } | tee -a "$report"
 
 step info-tensorrt "$rtseg" engine info --flavour tensorrt
@@ -96,4 +98,6 @@ else
 fi
 backend_steps ort-cuda ort --execution-provider cuda
 
-echo "report: $report"
+echo "report: $report ($failed step(s) FAILED)"
+# A run with a failed step is a failed check.
+[ "$failed" -eq 0 ]

@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 
 import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image
 
@@ -27,8 +28,8 @@ def main():
     print(f"listening on {topic} (Ctrl-C to stop)", flush=True)
     try:
         rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # Ctrl-C, or SIGTERM (rclpy shuts the context down itself)
 
 
 if __name__ == "__main__":

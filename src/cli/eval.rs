@@ -51,15 +51,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         *label_colors = Some(LabelColors::Camvid32);
     }
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let matrix = evaluation::evaluate(
         segmenter.as_mut(),
         &dataset,
         &args.split,
         args.size,
         args.save_predictions.as_deref(),
-        |i, n| eprint!("\revaluating {i}/{n}"),
+        |i, n| {
+            // A terminal gets one line that counts up; a log gets a line per tenth.
+            if tty {
+                eprint!("\revaluating {i}/{n}");
+            } else if i == n || i % (n / 10).max(1) == 0 {
+                eprintln!("evaluating {i}/{n}");
+            }
+        },
     )?;
-    eprintln!();
+    if tty {
+        eprintln!();
+    }
     let metrics = matrix.metrics();
     let space = source.label_space;
     if args.json {

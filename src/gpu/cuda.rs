@@ -42,12 +42,23 @@ pub fn compile(arch: &str) -> Result<Ptx, GpuError> {
     // cudarc panics when it cannot load NVRTC, so look for the library first.
     // SAFETY: only tries to dlopen the candidate library names.
     if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        // The wheels scripts/test.sh installs hold it; say where, as the library path is
+        // read when the process starts.
+        // (CUDA 12's: cudarc asks for libnvrtc.so.12 by that name; CUDA 13's would need an
+        // unversioned link.)
+        let wheel = crate::backend::tensorrt::in_venv("nvidia/cuda_nvrtc/lib", "libnvrtc.so.12")
+            .and_then(|lib| lib.parent().map(|d| d.display().to_string()));
+        let hint = match wheel {
+            Some(dir) => format!("; .venv has it: run with LD_LIBRARY_PATH={dir}"),
+            None => String::new(),
+        };
         return Err(GpuError::Compile {
             arch: arch.to_string(),
-            message: "libnvrtc cannot be loaded: install the CUDA toolkit (JetPack has it) or the \
-                      nvidia-cuda-nvrtc wheel, and put the folder holding libnvrtc.so (or \
-                      libnvrtc.so.12) on LD_LIBRARY_PATH"
-                .into(),
+            message: format!(
+                "libnvrtc cannot be loaded: install the CUDA toolkit (JetPack has it) or the \
+                 nvidia-cuda-nvrtc wheel, and put the folder holding libnvrtc.so (or \
+                 libnvrtc.so.12) on LD_LIBRARY_PATH{hint}"
+            ),
         });
     }
     cudarc::nvrtc::compile_ptx_with_opts(KERNELS, options).map_err(|e| GpuError::Compile {

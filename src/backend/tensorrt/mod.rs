@@ -101,7 +101,7 @@ fn c_text(ptr: *const c_char) -> String {
 
 /// `.venv/lib/python3.*/site-packages/<folder>/<file>` under the working directory or the
 /// binary's ancestors (the test environment `scripts/test.sh` makes).
-fn in_venv(folder: &str, file: &str) -> Option<PathBuf> {
+pub(crate) fn in_venv(folder: &str, file: &str) -> Option<PathBuf> {
     let mut roots: Vec<PathBuf> = std::env::current_dir().into_iter().collect();
     if let Ok(exe) = std::env::current_exe() {
         roots.extend(exe.ancestors().skip(1).take(4).map(Path::to_path_buf));

@@ -13,7 +13,7 @@ mod common;
 use common::{camvid, init_weights, python_with, rtseg, text};
 
 /// Every test of this file, by the name it passes around; its index picks its DDS domain.
-const TESTS: [&str; 16] = [
+const TESTS: [&str; 17] = [
     "forms",
     "cameras",
     "short_data",
@@ -30,9 +30,10 @@ const TESTS: [&str; 16] = [
     "label_info",
     "ort_backend",
     "stock_raw",
+    "health",
 ];
 
-/// A distinct DDS domain per test (100..115), so parallel tests never see each other.
+/// A distinct DDS domain per test (100..116), so parallel tests never see each other.
 fn domain(test: &str) -> String {
     let index = TESTS
         .iter()
@@ -856,5 +857,46 @@ fn network_resolution_masks_come_with_a_scaled_camera_info() {
     assert!(
         upsized == full,
         "network-resolution mask differs from rtseg infer --size"
+    );
+}
+
+/// /diagnostics as a dashboard reads it (rclpy): WARN while no camera publishes, OK or WARN
+/// with rates once frames come, ERROR when input has stopped for `health.input_timeout_s`.
+#[test]
+fn diagnostics_levels_follow_the_input() {
+    let Some(s) = setup() else { return };
+    let image = image::open(&s.frame).unwrap().to_rgb8();
+    let params = std::fs::read_to_string(s.params("health", &["/cam_health"]))
+        .unwrap()
+        .replace("input_timeout_s: 2.0", "input_timeout_s: 1.5");
+    let path = s.dir.join("health.params.yaml");
+    std::fs::write(&path, params).unwrap();
+    let node = s.node_with("health", path);
+    let data = s.dir.join("health_frame.bin");
+    std::fs::write(&data, image.as_raw()).unwrap();
+    let plan = serde_json::json!({
+        "camera": "/cam_health",
+        "frame": {"width": image.width(), "height": image.height(), "data_file": data},
+    });
+    let report = s.python_peer("health", "health", "health.py", plan, None);
+    let log = node.stop();
+    let report = report.unwrap_or_else(|e| panic!("health peer failed {e} {log}"));
+    assert_eq!(
+        report["before"],
+        serde_json::json!([1, "no frame yet"]),
+        "{report}"
+    );
+    let after = &report["after_frame"];
+    assert!(
+        after[0] != 2 && after[1].as_str().unwrap().contains("Hz in"),
+        "{report}"
+    );
+    assert_eq!(report["stopped"][0], 2, "{report}");
+    assert!(
+        report["stopped"][1]
+            .as_str()
+            .unwrap()
+            .starts_with("no frame for"),
+        "{report}"
     );
 }

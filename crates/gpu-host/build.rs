@@ -11,7 +11,10 @@ fn main() {
         .std("c++17")
         .file("csrc/host.cpp")
         .include("csrc")
-        .define("RTSEG_KERNELS", format!("\"{}\"", kernels.display()).as_str())
+        .define(
+            "RTSEG_KERNELS",
+            format!("\"{}\"", kernels.display()).as_str(),
+        )
         .flag("-ffp-contract=off")
         .flag_if_supported("-fno-fast-math")
         .opt_level(2)

@@ -66,10 +66,12 @@ pub struct RtsegTrtApi {
         unsafe extern "C" fn(Handle, *const c_char, i32, i32, *mut i64, i32) -> i32,
     pub context_create: unsafe extern "C" fn(Handle) -> Handle,
     pub context_destroy: unsafe extern "C" fn(Handle),
-    pub context_set_input_shape: unsafe extern "C" fn(Handle, *const c_char, *const i64, i32) -> i32,
+    pub context_set_input_shape:
+        unsafe extern "C" fn(Handle, *const c_char, *const i64, i32) -> i32,
     pub context_set_tensor_address: unsafe extern "C" fn(Handle, *const c_char, *mut c_void) -> i32,
     pub context_enqueue: unsafe extern "C" fn(Handle, *mut c_void) -> i32,
-    pub build: unsafe extern "C" fn(*const RtsegBuildParams, *mut RtsegBuffer, *mut RtsegBuffer) -> i32,
+    pub build:
+        unsafe extern "C" fn(*const RtsegBuildParams, *mut RtsegBuffer, *mut RtsegBuffer) -> i32,
     pub buffer_free: unsafe extern "C" fn(*mut RtsegBuffer),
 }
 

@@ -16,6 +16,7 @@ use ros2_client::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::args::{NodeIdentity, Rule};
 use super::msgs::{
     CameraInfo, Clock, CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue,
     LabelInfo, Time, VisionClass,
@@ -84,6 +85,8 @@ struct CameraOutputs {
     name: String,
     mask: Option<Publisher<Image>>,
     color_mask: Option<Publisher<Image>>,
+    /// The color_mask topic, to count its subscribers.
+    color_topic: String,
     mask_compressed: Option<Publisher<CompressedImage>>,
     mask_autoware_rle: Option<Publisher<Image>>,
     /// Only with `mask_resolution: network` (the mask's own geometry).
@@ -226,6 +229,38 @@ pub const MASK_PNG_FORMAT: &str = "mono8; png compressed ";
 /// Opens a segmenter for one worker thread.
 pub type BackendFactory<'a> = dyn Fn() -> anyhow::Result<Box<dyn Segmenter>> + Sync + 'a;
 
+/// One camera's topics after the node's remapping rules (rcl's). The compressed,
+/// run-length and camera_info siblings follow their image topic, as image_transport derives
+/// `<image>/compressed` from the remapped image topic.
+struct CameraTopics {
+    image: String,
+    image_compressed: String,
+    camera_info: String,
+    mask: String,
+    mask_compressed: String,
+    mask_autoware_rle: String,
+    mask_camera_info: String,
+    color_mask: String,
+}
+
+impl CameraTopics {
+    fn new(camera: &str, params: &NodeParams, node: &NodeIdentity, remaps: &[Rule]) -> Self {
+        let name = |topic: String| node.remap(&topic, remaps);
+        let out = format!("{camera}/{}", params.output_namespace);
+        let (image, mask) = (name(format!("{camera}/image")), name(format!("{out}/mask")));
+        CameraTopics {
+            image_compressed: format!("{image}/compressed"),
+            camera_info: name(format!("{camera}/camera_info")),
+            mask_compressed: format!("{mask}/compressed"),
+            mask_autoware_rle: format!("{mask}/autoware_rle"),
+            mask_camera_info: format!("{mask}/camera_info"),
+            color_mask: name(format!("{out}/color_mask")),
+            image,
+            mask,
+        }
+    }
+}
+
 /// The node as its parameters and ROS arguments resolve it: fully qualified name, every
 /// parameter by its dotted name, and the topics it subscribes and publishes after
 /// remapping (`rtseg node --print-params`).
@@ -235,28 +270,19 @@ pub fn describe(file: &ParamsFile) -> serde_json::Value {
     let mut subscriptions = Vec::new();
     let mut publications = Vec::new();
     for camera in &p.cameras {
-        let image = name(format!("{camera}/image"));
-        subscriptions.push(format!("{image}/compressed"));
-        subscriptions.push(image);
-        subscriptions.push(name(format!("{camera}/camera_info")));
-        let out = format!("{camera}/{}", p.output_namespace);
-        let mask = name(format!("{out}/mask"));
-        let siblings = [
-            ("compressed", p.publish.mask_compressed),
-            ("autoware_rle", p.publish.mask_autoware_rle),
-            ("camera_info", p.mask_resolution == MaskResolution::Network),
+        let t = CameraTopics::new(camera, p, &file.node, &file.remaps);
+        subscriptions.extend([t.image_compressed, t.image, t.camera_info]);
+        let outputs = [
+            (t.mask_compressed, p.publish.mask_compressed),
+            (t.mask_autoware_rle, p.publish.mask_autoware_rle),
+            (
+                t.mask_camera_info,
+                p.mask_resolution == MaskResolution::Network,
+            ),
+            (t.mask, p.publish.mask),
+            (t.color_mask, p.publish.color_mask),
         ];
-        for (sibling, on) in siblings {
-            if on {
-                publications.push(format!("{mask}/{sibling}"));
-            }
-        }
-        if p.publish.mask {
-            publications.push(mask);
-        }
-        if p.publish.color_mask {
-            publications.push(name(format!("{out}/color_mask")));
-        }
+        publications.extend(outputs.into_iter().filter(|(_, on)| *on).map(|(t, _)| t));
     }
     if p.use_sim_time {
         subscriptions.push(name("/clock".into()));
@@ -295,8 +321,6 @@ pub fn run(
     } = file;
     let node_name = identity.name.clone();
     // Every topic through the node's remapping rules, as rcl resolves them.
-    // The compressed, run-length and camera_info siblings follow their image topic, as
-    // image_transport derives `<image>/compressed` from the remapped image topic.
     let name = |topic: String| identity.remap(&topic, &remaps);
     let mut builder = DomainParticipantBuilder::new(discovery.domain_id);
     if discovery.localhost_only {
@@ -333,43 +357,38 @@ pub fn run(
     let (rosout, warnings) = std::sync::mpsc::sync_channel::<String>(ROSOUT_BACKLOG);
     let mut outputs = Vec::new();
     for (index, camera) in params.cameras.iter().enumerate() {
-        let out = format!("{camera}/{}", params.output_namespace);
+        let t = CameraTopics::new(camera, &params, &identity, &remaps);
         let p = &params.publish;
         let network = params.mask_resolution == MaskResolution::Network;
         outputs.push(Arc::new(CameraOutputs {
             name: camera.clone(),
-            mask: optional_publisher(
-                &mut node,
-                p.mask,
-                &name(format!("{out}/mask")),
-                IMAGE,
-                &out_qos,
-            )?,
+            color_topic: t.color_mask.clone(),
+            mask: optional_publisher(&mut node, p.mask, &t.mask, IMAGE, &out_qos)?,
             color_mask: optional_publisher(
                 &mut node,
                 p.color_mask,
-                &name(format!("{out}/color_mask")),
+                &t.color_mask,
                 IMAGE,
                 &out_qos,
             )?,
             mask_compressed: optional_publisher(
                 &mut node,
                 p.mask_compressed,
-                &format!("{}/compressed", name(format!("{out}/mask"))),
+                &t.mask_compressed,
                 COMPRESSED,
                 &out_qos,
             )?,
             mask_autoware_rle: optional_publisher(
                 &mut node,
                 p.mask_autoware_rle,
-                &format!("{}/autoware_rle", name(format!("{out}/mask"))),
+                &t.mask_autoware_rle,
                 IMAGE,
                 &out_qos,
             )?,
             mask_camera_info: optional_publisher(
                 &mut node,
                 network,
-                &format!("{}/camera_info", name(format!("{out}/mask"))),
+                &t.mask_camera_info,
                 CAMERA_INFO,
                 &out_qos,
             )?,
@@ -379,24 +398,15 @@ pub fn run(
             stats: Mutex::new(PipelineStats::default()),
             warnings: Mutex::new(WarningThrottle::new(Duration::from_secs(5))),
         }));
-        let image = create_subscription::<Image>(
-            &mut node,
-            &name(format!("{camera}/image")),
-            IMAGE,
-            &in_qos,
-        )?;
+        let image = create_subscription::<Image>(&mut node, &t.image, IMAGE, &in_qos)?;
         let compressed = create_subscription::<CompressedImage>(
             &mut node,
-            &format!("{}/compressed", name(format!("{camera}/image"))),
+            &t.image_compressed,
             COMPRESSED,
             &in_qos,
         )?;
-        let info = create_subscription::<CameraInfo>(
-            &mut node,
-            &name(format!("{camera}/camera_info")),
-            CAMERA_INFO,
-            &in_qos,
-        )?;
+        let info =
+            create_subscription::<CameraInfo>(&mut node, &t.camera_info, CAMERA_INFO, &in_qos)?;
         let (s, o) = (slots.clone(), outputs[index].clone());
         executor
             .spawn(for_each(image, move |m| {
@@ -508,10 +518,8 @@ pub fn run(
                 if Instant::now() >= next {
                     next += Duration::from_secs(1);
                     for o in &outputs {
-                        let topic =
-                            name(format!("{}/{}/color_mask", o.name, params.output_namespace));
-                        let wanted =
-                            params.publish.color_mask && node.subscription_count(&topic) > 0;
+                        let wanted = params.publish.color_mask
+                            && node.subscription_count(&o.color_topic) > 0;
                         o.color_wanted.store(wanted, Ordering::SeqCst);
                     }
                     if let Some(diagnostics) = &diagnostics {

@@ -287,6 +287,11 @@ pub fn resolve(
     node: &NodeIdentity,
 ) -> anyhow::Result<ParamsFile> {
     let fqn = node.fully_qualified();
+    let shown = files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     // rcl keeps one parameter set per node key (`/**`, `/ns/name`, ...), later files
     // overriding earlier ones within a key, in the order keys first appear.
     let mut keys: Vec<(Vec<String>, BTreeMap<String, serde_yaml::Value>)> = Vec::new();
@@ -335,13 +340,8 @@ pub fn resolve(
             .map(|(k, _)| format!("/{}", k.join("/")))
             .collect();
         anyhow::bail!(
-            "no `<node>: ros__parameters:` block for node {fqn} in {} (blocks for: {}); name \
-             the node there, or use `/**:` for every node",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            "no `<node>: ros__parameters:` block for node {fqn} in {shown} (blocks for: {}); \
+             name the node there, or use `/**:` for every node",
             if seen.is_empty() {
                 "none".into()
             } else {
@@ -355,11 +355,6 @@ pub fn resolve(
         })?;
         flat.insert(rule.left.clone(), value);
     }
-    let shown = files
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
     let params: NodeParams = serde_yaml::from_value(unflatten(&flat))
         .map_err(|e| anyhow::anyhow!("parameters of {fqn} ({shown}): {e}"))?;
     params

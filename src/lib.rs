@@ -6,6 +6,7 @@ pub mod backend;
 pub mod bench;
 pub mod datasets;
 pub mod evaluation;
+pub mod geometry;
 pub mod gpu;
 pub mod io;
 pub mod labels;

@@ -15,7 +15,7 @@ use rtseg::labels::{LabelSpace, UNLABELLED};
 use rtseg::pipeline::frame::{FrameRef, decode_raw};
 
 mod common;
-use common::{python_with, rtseg, text};
+use common::{python_json_lines, python_with, rtseg, text};
 
 /// Pillow's files in a temporary folder.
 fn pillow_files() -> Option<(tempfile::TempDir, PathBuf)> {
@@ -367,17 +367,7 @@ fn mask_camera_info_projects_points_where_the_mask_sees_them() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cases.json");
     std::fs::write(&file, serde_json::to_vec(&json).unwrap()).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/field/opencv_projection.py");
-    let run = Command::new(python)
-        .arg(script)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", text(&run));
-    let results: Vec<serde_json::Value> = String::from_utf8_lossy(&run.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let results = python_json_lines(&python, "tests/field/opencv_projection.py", &[file]);
     assert_eq!(results.len(), cases.len());
     for r in &results {
         assert!(r["p_error"].as_f64().unwrap() < 1e-6, "{r}");

@@ -13,7 +13,7 @@ mod common;
 use common::{camvid, init_weights, python_with, rtseg, text};
 
 /// Every test of this file, by the name it passes around; its index picks its DDS domain.
-const TESTS: [&str; 17] = [
+const TESTS: [&str; 18] = [
     "forms",
     "cameras",
     "short_data",
@@ -31,9 +31,10 @@ const TESTS: [&str; 17] = [
     "ort_backend",
     "stock_raw",
     "health",
+    "ground",
 ];
 
-/// A distinct DDS domain per test (100..116), so parallel tests never see each other.
+/// A distinct DDS domain per test (100..117), so parallel tests never see each other.
 fn domain(test: &str) -> String {
     let index = TESTS
         .iter()
@@ -899,4 +900,137 @@ fn diagnostics_levels_follow_the_input() {
             .starts_with("no frame for"),
         "{report}"
     );
+}
+
+/// The ground outputs as a planner receives them (rclpy): the drivable-area and class
+/// OccupancyGrids and the free-space LaserScan, stamped with the frame's stamp in the
+/// calibration's parent frame, with the grid metadata of the parameters, and cell for cell
+/// what rtseg's geometry makes of `rtseg infer`'s mask (whose `--bev` view shows the same).
+#[test]
+fn ground_outputs_reach_rclpy_with_their_metadata() {
+    use rtseg::geometry::calibration::Calibration;
+    use rtseg::geometry::ground::{GridSpec, GroundProjector, ScanSpec, bird_eye_view};
+    let Some(s) = setup() else { return };
+    let calibration_file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/example_front.yaml");
+    let params = std::fs::read_to_string(s.params("ground", &["/cam_test"]))
+        .unwrap()
+        .replace("      enabled: false", "      enabled: true")
+        .replace(
+            "calibration_files: [\"\"]",
+            &format!(
+                "calibration_files: [{:?}]",
+                calibration_file.display().to_string()
+            ),
+        )
+        .replace("class_grid: false", "class_grid: true");
+    let path = s.dir.join("ground.params.yaml");
+    std::fs::write(&path, params).unwrap();
+    let node = s.node_with("ground", path);
+    let image = image::open(&s.frame).unwrap().to_rgb8();
+    let plan = serde_json::json!({
+        "camera": "/cam_test", "output_namespace": "segmentation", "ground": true,
+        "frames": [s.raw("frame.bin", &image, "rgb8", 0)],
+        "warmup": s.raw("warmup.bin", &image, "rgb8", 0),
+    });
+    let report = s.peer("ground", "peer", plan);
+    let log = node.stop();
+    let frame = &report["frames"][0];
+    assert_eq!(frame["received"], true, "{log}");
+
+    // What the geometry makes of the mask `rtseg infer` computes for the same frame.
+    let bev_dir = s.dir.join("bev");
+    let (mask, _) = s.infer_with(
+        &s.frame,
+        &[
+            "--calibration",
+            calibration_file.to_str().unwrap(),
+            "--bev",
+            bev_dir.to_str().unwrap(),
+        ],
+    );
+    let calibration = Calibration::load(&calibration_file).unwrap();
+    let (grid, scan) = (GridSpec::default(), ScanSpec::default());
+    let drivable = rtseg::geometry::drivable_table(rtseg::labels::LabelSpace::Camvid, &[]).unwrap();
+    let mut projector =
+        GroundProjector::new(calibration.extrinsics.unwrap(), grid, scan, drivable).unwrap();
+    let want = projector
+        .project(
+            &calibration.camera.unwrap(),
+            mask.as_raw(),
+            mask.dimensions(),
+            true,
+        )
+        .unwrap();
+    let cells = |v: &[i8]| v.iter().map(|&c| c as u8).collect::<Vec<u8>>();
+    let stamp = serde_json::json!([1_700_000_000, 123_456_789]);
+    for (kind, data) in [
+        ("drivable_area", cells(&want.occupancy)),
+        ("class_grid", cells(want.classes.as_ref().unwrap())),
+    ] {
+        let g = &frame[kind];
+        assert_eq!(g["frame_id"], "base_link", "{kind}: {g}");
+        assert_eq!(g["stamp"], stamp, "{kind}");
+        assert_eq!(
+            (g["width"].as_u64(), g["height"].as_u64()),
+            (Some(200), Some(200))
+        );
+        assert!(
+            (g["resolution"].as_f64().unwrap() - 0.15).abs() < 1e-6,
+            "{g}"
+        );
+        assert_eq!(
+            g["origin"],
+            serde_json::json!([0.0, -15.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+        );
+        assert!(
+            bytes(g) == data,
+            "{kind} differs from the geometry of rtseg infer's mask"
+        );
+    }
+    // A real share of the grid is seen, drivable and not.
+    let seen = want.occupancy.iter().filter(|&&c| c >= 0).count();
+    let free = want.occupancy.iter().filter(|&&c| c == 0).count();
+    assert!(
+        seen > 5000 && free > 0 && free < seen,
+        "{seen} seen, {free} free"
+    );
+    let scan_msg = &frame["free_space"];
+    assert_eq!(scan_msg["frame_id"], "base_link");
+    assert_eq!(scan_msg["stamp"], stamp);
+    let angle = |k: &str| scan_msg[k].as_f64().unwrap();
+    assert!(
+        (angle("angle_min") + 60f64.to_radians()).abs() < 1e-6,
+        "{scan_msg}"
+    );
+    assert!(
+        (angle("angle_max") - 60f64.to_radians()).abs() < 1e-6,
+        "{scan_msg}"
+    );
+    assert!((angle("angle_increment") - 1f64.to_radians()).abs() < 1e-6);
+    assert_eq!(scan_msg["intensities"], 0);
+    let ranges: Vec<f32> = scan_msg["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().parse::<f32>().unwrap())
+        .collect();
+    assert_eq!(ranges.len(), 121);
+    let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
+    assert!(
+        ranges.iter().zip(&want.ranges).all(|(a, b)| same(*a, *b)),
+        "free space {ranges:?} vs {:?}",
+        want.ranges
+    );
+    assert!(ranges.iter().any(|r| r.is_finite()), "{ranges:?}");
+    // `rtseg infer --bev` drew the same grid.
+    let drawn = image::open(bev_dir.join("0016E5_07959_drivable.png"))
+        .unwrap()
+        .to_rgb8();
+    let expected = bird_eye_view(&grid, &want.occupancy, |c| match c {
+        0 => [254; 3],
+        100 => [0; 3],
+        _ => [205; 3],
+    });
+    assert!(drawn == expected, "infer --bev drew another grid");
 }

@@ -1,6 +1,6 @@
 //! The node's parameter file: the shipped one parses, mistakes are named.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rtseg::ros::params::load;
 
@@ -62,6 +62,33 @@ fn parameter_mistakes_are_named() {
             "max_batch 0",
         ),
         (shipped().replace("    model:", "    modle:"), "modle"),
+        (
+            shipped().replace("      enabled: false", "      enabled: true"),
+            "camera /camera has no calibration file",
+        ),
+        (
+            shipped()
+                .replace("      enabled: false", "      enabled: true")
+                .replace(
+                    "calibration_files: [\"\"]",
+                    "calibration_files: [a.yaml, b.yaml]",
+                ),
+            "one file per camera (1 cameras, 2 files)",
+        ),
+        (
+            shipped()
+                .replace("      enabled: false", "      enabled: true")
+                .replace("calibration_files: [\"\"]", "calibration_files: [a.yaml]")
+                .replace("drivable_classes: [road]", "drivable_classes: [parking]"),
+            "ground.drivable_classes: drivable class \"parking\"",
+        ),
+        (
+            shipped()
+                .replace("      enabled: false", "      enabled: true")
+                .replace("calibration_files: [\"\"]", "calibration_files: [a.yaml]")
+                .replace("resolution: 0.15", "resolution: 0.0"),
+            "ground.grid: grid resolution 0",
+        ),
         ("rtseg:\n  model: x\n".to_string(), "ros__parameters"),
         (
             shipped().replace("    workers: 2", "    workers: 2\n    wrokers: 2"),
@@ -305,7 +332,6 @@ fn a_node_without_a_matching_block_is_told_which_blocks_there_are() {
 /// own parser does.
 #[test]
 fn the_parameter_schema_agrees_with_the_parameter_struct() {
-    use std::process::Command;
     let Some(python) = common::python_with("jsonschema") else {
         return;
     };
@@ -378,17 +404,9 @@ fn the_parameter_schema_agrees_with_the_parameter_struct() {
         })
         .collect();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let run = Command::new(python)
-        .arg(root.join("tests/ros/schema_check.py"))
-        .arg(root.join("launch/rtseg.params.schema.json"))
-        .args(&paths)
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", common::text(&run));
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&run.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let mut args = vec![root.join("launch/rtseg.params.schema.json")];
+    args.extend(paths.iter().map(PathBuf::from));
+    let lines = common::python_json_lines(&python, "tests/ros/schema_check.py", &args);
     // Every parameter of the shipped file (and use_sim_time, which it leaves out) and no other.
     let mut names: Vec<String> = load_text(&shipped()).unwrap().flat.into_keys().collect();
     names.push("use_sim_time".into());

@@ -6,8 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
+use image::GrayImage;
 use rtseg::backend;
+use rtseg::geometry::calibration::Calibration;
+use rtseg::geometry::camera::CameraCalibration;
+use rtseg::geometry::drivable_table;
+use rtseg::geometry::ground::{FREE, GridSpec, GroundProjector, OCCUPIED, ScanSpec, bird_eye_view};
 use rtseg::io::{load_rgb, save_indexed_png, save_png};
+use rtseg::labels::LabelSpace;
 use rtseg::pipeline::frame::FrameRef;
 use rtseg::pipeline::{Fit, Segmenter};
 
@@ -29,6 +36,101 @@ pub struct Args {
     /// own size].
     #[arg(long, value_parser = super::parse_size)]
     size: Option<(u32, u32)>,
+    /// Camera calibration file (intrinsics and extrinsics; calibration/README.md): with
+    /// `--bev`, projects each mask onto the flat ground.
+    #[arg(long, requires = "bev")]
+    calibration: Option<PathBuf>,
+    /// Folder for the bird's-eye views: `<name>_drivable.png` (white drivable, black not,
+    /// grey unseen) and `<name>_bev.png` (class colours), car forward up.
+    #[arg(long, requires = "calibration")]
+    bev: Option<PathBuf>,
+    /// The ground grid: `RESOLUTION,X_MIN,X_MAX,Y_MIN,Y_MAX` in metres (x forward, y left).
+    #[arg(long, value_parser = parse_grid, default_value = "0.15,0,30,-15,15")]
+    bev_grid: GridSpec,
+    /// Classes a car may drive on [default: road].
+    #[arg(long, value_delimiter = ',')]
+    drivable: Vec<String>,
+}
+
+fn parse_grid(text: &str) -> Result<GridSpec, String> {
+    let v: Vec<f64> = text
+        .split(',')
+        .map(|s| s.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{text:?}: {e}"))?;
+    let [resolution, x0, x1, y0, y1] = v[..] else {
+        return Err(format!("{text:?}: RESOLUTION,X_MIN,X_MAX,Y_MIN,Y_MAX"));
+    };
+    let grid = GridSpec {
+        resolution,
+        x_range: [x0, x1],
+        y_range: [y0, y1],
+    };
+    grid.validate()?;
+    Ok(grid)
+}
+
+/// The bird's-eye outputs of `--calibration`/`--bev`.
+struct BirdEye {
+    dir: PathBuf,
+    camera: CameraCalibration,
+    projector: GroundProjector,
+    palette: Vec<[u8; 3]>,
+}
+
+impl BirdEye {
+    fn new(args: &Args, space: LabelSpace) -> anyhow::Result<Option<Self>> {
+        let (Some(file), Some(dir)) = (&args.calibration, &args.bev) else {
+            return Ok(None);
+        };
+        let calibration = Calibration::load(file)?;
+        let camera = calibration
+            .camera
+            .with_context(|| format!("{}: no intrinsics (`camera_matrix`)", file.display()))?;
+        let extrinsics = calibration
+            .extrinsics
+            .with_context(|| format!("{}: no `extrinsics` block", file.display()))?;
+        let drivable = drivable_table(space, &args.drivable).map_err(anyhow::Error::msg)?;
+        let projector =
+            GroundProjector::new(extrinsics, args.bev_grid, ScanSpec::default(), drivable)
+                .map_err(anyhow::Error::msg)?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create folder", dir.display()))?;
+        Ok(Some(Self {
+            dir: dir.clone(),
+            camera,
+            projector,
+            palette: space.palette(),
+        }))
+    }
+
+    /// Writes the drivable-area and class views of one mask; returns their paths.
+    fn write(&mut self, mask: &GrayImage, name: &str) -> anyhow::Result<[PathBuf; 2]> {
+        let frame = self
+            .projector
+            .project(&self.camera, mask.as_raw(), mask.dimensions(), true)
+            .map_err(anyhow::Error::msg)?;
+        let grid = &frame.lookup.grid;
+        // map_server's trinary colours: free white, occupied black, unknown grey.
+        let drivable = bird_eye_view(grid, &frame.occupancy, |c| match c {
+            FREE => [254; 3],
+            OCCUPIED => [0; 3],
+            _ => [205; 3],
+        });
+        let classes = frame.classes.as_deref().unwrap_or_default();
+        let palette = &self.palette;
+        let bev = bird_eye_view(grid, classes, |c| {
+            palette
+                .get(c as usize)
+                .copied()
+                .filter(|_| c >= 0)
+                .unwrap_or([0; 3])
+        });
+        let paths = ["drivable", "bev"].map(|kind| self.dir.join(format!("{name}_{kind}.png")));
+        save_png(&drivable, &paths[0])?;
+        save_png(&bev, &paths[1])?;
+        Ok(paths)
+    }
 }
 
 /// Image file extensions picked up from folders.
@@ -105,14 +207,16 @@ fn output_names(paths: &[&Path]) -> Vec<String> {
         .collect()
 }
 
-/// Segments one image file and writes its mask, palette mask and overlay; returns the paths.
+/// Segments one image file and writes its mask, palette mask and overlay (and bird's-eye
+/// views); returns the paths.
 fn process_one(
     segmenter: &mut dyn Segmenter,
     path: &Path,
     out: (&Path, &str),
     fit: &Fit,
     palette: &[[u8; 3]],
-) -> anyhow::Result<[PathBuf; 3]> {
+    bird_eye: Option<&mut BirdEye>,
+) -> anyhow::Result<Vec<PathBuf>> {
     let image = load_rgb(path)?;
     let seg = segmenter
         .segment(&[FrameRef::rgb(&image)], fit)
@@ -125,11 +229,16 @@ fn process_one(
     if let Some(overlay) = &seg.overlay {
         save_png(overlay, &paths[2])?;
     }
-    Ok(paths)
+    let mut written = paths.to_vec();
+    if let Some(bird_eye) = bird_eye {
+        written.extend(bird_eye.write(&seg.mask, name)?);
+    }
+    Ok(written)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = args.model.source()?;
+    let mut bird_eye = BirdEye::new(&args, source.label_space)?;
     let mut segmenter = backend::open(&args.backend.config(args.size), &source)?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| anyhow::anyhow!("{}: cannot create output folder: {e}", args.out.display()))?;
@@ -152,13 +261,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err((path, message)) => Err(format!("{}: {message}", path.display())),
             Ok(path) => {
                 let name = names.next().expect("one name per input");
-                process_one(segmenter.as_mut(), path, (&args.out, &name), &fit, &palette)
-                    .map(|written| {
-                        let written: Vec<String> =
-                            written.iter().map(|p| p.display().to_string()).collect();
-                        format!("{} -> {}", path.display(), written.join(" "))
-                    })
-                    .map_err(|e| format!("{e:#}"))
+                let out = (args.out.as_path(), name.as_str());
+                process_one(
+                    segmenter.as_mut(),
+                    path,
+                    out,
+                    &fit,
+                    &palette,
+                    bird_eye.as_mut(),
+                )
+                .map(|written| {
+                    let written: Vec<String> =
+                        written.iter().map(|p| p.display().to_string()).collect();
+                    format!("{} -> {}", path.display(), written.join(" "))
+                })
+                .map_err(|e| format!("{e:#}"))
             }
         };
         match result {

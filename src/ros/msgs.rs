@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::geometry::camera::{CameraCalibration, Roi};
+
 /// builtin_interfaces/msg/Time
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Time {
@@ -113,60 +115,134 @@ pub struct DiagnosticArray {
 }
 
 impl CameraInfo {
-    /// Usable for scaling: a positive size and positive focal lengths in P or in K (stereo
-    /// and uncalibrated drivers publish a zero K with a valid P, or the other way round).
+    /// The calibration this message carries (everything but its header).
+    pub fn calibration(&self) -> CameraCalibration {
+        CameraCalibration {
+            width: self.width,
+            height: self.height,
+            distortion_model: self.distortion_model.clone(),
+            d: self.d.clone(),
+            k: self.k,
+            r: self.r,
+            p: self.p,
+            binning_x: self.binning_x,
+            binning_y: self.binning_y,
+            roi: Roi {
+                x_offset: self.roi.x_offset,
+                y_offset: self.roi.y_offset,
+                width: self.roi.width,
+                height: self.roi.height,
+                do_rectify: self.roi.do_rectify,
+            },
+        }
+    }
+
+    /// A message carrying `calibration` under `header`.
+    pub fn from_calibration(header: Header, c: CameraCalibration) -> Self {
+        CameraInfo {
+            header,
+            height: c.height,
+            width: c.width,
+            distortion_model: c.distortion_model,
+            d: c.d,
+            k: c.k,
+            r: c.r,
+            p: c.p,
+            binning_x: c.binning_x,
+            binning_y: c.binning_y,
+            roi: RegionOfInterest {
+                x_offset: c.roi.x_offset,
+                y_offset: c.roi.y_offset,
+                height: c.roi.height,
+                width: c.roi.width,
+                do_rectify: c.roi.do_rectify,
+            },
+        }
+    }
+
+    /// Usable for scaling (see [`CameraCalibration::validate`]).
     ///
     /// # Errors
     /// What is missing, with the values seen.
     pub fn validate(&self) -> Result<(), String> {
-        let (fx, fy) = (self.k[0], self.k[4]);
-        let (px, py) = (self.p[0], self.p[5]);
-        if self.width == 0 || self.height == 0 {
-            return Err(format!(
-                "camera_info size is {}×{}",
-                self.width, self.height
-            ));
-        }
-        let usable_k = fx > 0.0 && fy > 0.0;
-        let usable_p = px > 0.0 && py > 0.0;
-        if !(usable_k || usable_p) {
-            return Err(format!(
-                "camera_info has no positive focal lengths in K (fx {fx} fy {fy}) or P (fx {px} fy {py})"
-            ));
-        }
-        Ok(())
+        self.calibration().validate()
     }
 
-    /// The camera of the image this info describes, resized by `sx` × `sy` to `width` ×
-    /// `height` (the mask at network resolution), as image_geometry's pinhole model reads
-    /// both: the image's binning and ROI (REP 104; sensor_msgs/CameraInfo) are folded into K
-    /// and P first, then the first two rows of K and P are scaled, as `image_proc`'s resize
-    /// does; the result has no binning and a full-image ROI. D and R stay (distortion works
-    /// in normalised coordinates); zeros stay zero.
+    /// The camera_info of a mask resized by `sx` × `sy` to `width` × `height` (see
+    /// [`CameraCalibration::scaled`]), same header.
     pub fn scaled(&self, sx: f64, sy: f64, width: u32, height: u32) -> CameraInfo {
-        let mut out = self.clone();
-        let roi = &self.roi;
-        // image_geometry: the image is the ROI of the calibrated sensor, binned.
-        let axes = [
-            (sx, self.binning_x.max(1) as f64, roi.x_offset as f64),
-            (sy, self.binning_y.max(1) as f64, roi.y_offset as f64),
-        ];
-        for (row, (scale, binning, offset)) in axes.into_iter().enumerate() {
-            // The principal point moves with the ROI (through K[8] and P[10], which are 1
-            // where the matrix is set and 0 where it is not, so zeros stay zero).
-            out.k[row * 3 + 2] = (self.k[row * 3 + 2] - offset * self.k[8]) / binning * scale;
-            out.k[row * 3] = self.k[row * 3] / binning * scale;
-            out.k[row * 3 + 1] = self.k[row * 3 + 1] / binning * scale;
-            out.p[row * 4 + 2] = (self.p[row * 4 + 2] - offset * self.p[10]) / binning * scale;
-            for col in [0, 1, 3] {
-                out.p[row * 4 + col] = self.p[row * 4 + col] / binning * scale;
-            }
-        }
-        out.width = width;
-        out.height = height;
-        out.binning_x = 0;
-        out.binning_y = 0;
-        out.roi = RegionOfInterest::default();
-        out
+        let scaled = self.calibration().scaled(sx, sy, width, height);
+        CameraInfo::from_calibration(self.header.clone(), scaled)
     }
+}
+
+/// geometry_msgs/msg/Point
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+}
+
+/// geometry_msgs/msg/Quaternion (x, y, z, w)
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quaternion {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+    pub w: f64,
+}
+
+impl Default for Quaternion {
+    /// The identity rotation (the IDL's default w is 1).
+    fn default() -> Self {
+        Self {
+            x: 0.0,
+            y: 0.0,
+            z: 0.0,
+            w: 1.0,
+        }
+    }
+}
+
+/// geometry_msgs/msg/Pose
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pose {
+    pub position: Point,
+    pub orientation: Quaternion,
+}
+
+/// nav_msgs/msg/MapMetaData
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MapMetaData {
+    pub map_load_time: Time,
+    /// Cell edge, m/cell.
+    pub resolution: f32,
+    pub width: u32,
+    pub height: u32,
+    /// Cell (0, 0)'s corner in the header's frame.
+    pub origin: Pose,
+}
+
+/// nav_msgs/msg/OccupancyGrid: row-major cells, 0..=100 occupancy probability, -1 unknown.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OccupancyGrid {
+    pub header: Header,
+    pub info: MapMetaData,
+    pub data: Vec<i8>,
+}
+
+/// sensor_msgs/msg/LaserScan (angles in rad, ranges in m; REP 117 special values).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LaserScan {
+    pub header: Header,
+    pub angle_min: f32,
+    pub angle_max: f32,
+    pub angle_increment: f32,
+    pub time_increment: f32,
+    pub scan_time: f32,
+    pub range_min: f32,
+    pub range_max: f32,
+    pub ranges: Vec<f32>,
+    pub intensities: Vec<f32>,
 }

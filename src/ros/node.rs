@@ -19,9 +19,12 @@ use serde::de::DeserializeOwned;
 use super::args::{NodeIdentity, Rule};
 use super::msgs::{
     CameraInfo, Clock, CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue,
-    LabelInfo, Time, VisionClass,
+    LabelInfo, LaserScan, MapMetaData, OccupancyGrid, Point, Pose, Time, VisionClass,
 };
 use super::params::{NodeParams, ParamsFile, QosPreset};
+use crate::geometry::calibration::Calibration;
+use crate::geometry::camera::CameraCalibration;
+use crate::geometry::ground::{GroundFrame, GroundLookup, GroundProjector};
 use crate::pipeline::autoware::run_length_encode;
 use crate::pipeline::frame::{FrameRef, decode_compressed};
 use crate::pipeline::latest::LatestSlots;
@@ -94,10 +97,148 @@ struct CameraOutputs {
     /// Someone subscribes to `color_mask` (refreshed by the main loop).
     color_wanted: AtomicBool,
     camera_info: Mutex<Option<CameraInfo>>,
+    /// With `ground.enabled`: the ground-plane outputs.
+    ground: Option<Mutex<CameraGround>>,
     stats: Mutex<PipelineStats>,
     warnings: Mutex<WarningThrottle>,
     /// Warnings on their way to /rosout (the main loop owns the node and publishes them).
     rosout: std::sync::mpsc::SyncSender<String>,
+}
+
+/// One camera's ground-plane projection and its publishers.
+struct CameraGround {
+    projector: GroundProjector,
+    /// The calibration file's intrinsics, used until a camera_info arrives.
+    file_camera: Option<CameraCalibration>,
+    drivable_area: Option<Publisher<OccupancyGrid>>,
+    class_grid: Option<Publisher<OccupancyGrid>>,
+    free_space: Option<Publisher<LaserScan>>,
+}
+
+impl CameraGround {
+    /// Reads the camera's calibration file and advertises the enabled outputs.
+    fn new(
+        node: &mut Node,
+        params: &NodeParams,
+        file: &str,
+        topics: &CameraTopics,
+        qos: &QosProfile,
+    ) -> anyhow::Result<Self> {
+        let g = &params.ground;
+        let calibration = Calibration::load(std::path::Path::new(file))
+            .map_err(|e| anyhow::anyhow!("ground.calibration_files: {e:#}"))?;
+        let extrinsics = calibration.extrinsics.ok_or_else(|| {
+            anyhow::anyhow!("ground.calibration_files: {file} has no `extrinsics` block")
+        })?;
+        let drivable = crate::geometry::drivable_table(params.dataset, &g.drivable_classes)
+            .map_err(|e| anyhow::anyhow!("ground.drivable_classes: {e}"))?;
+        Ok(Self {
+            projector: GroundProjector::new(extrinsics, g.grid, g.scan, drivable)
+                .map_err(|e| anyhow::anyhow!("ground: {e}"))?,
+            file_camera: calibration.camera,
+            drivable_area: optional_publisher(
+                node,
+                g.publish.drivable_area,
+                &topics.drivable_area,
+                OCCUPANCY_GRID,
+                qos,
+            )?,
+            class_grid: optional_publisher(
+                node,
+                g.publish.class_grid,
+                &topics.class_grid,
+                OCCUPANCY_GRID,
+                qos,
+            )?,
+            free_space: optional_publisher(
+                node,
+                g.publish.free_space,
+                &topics.free_space,
+                ("sensor_msgs", "LaserScan"),
+                qos,
+            )?,
+        })
+    }
+
+    /// Projects a mask and publishes the enabled outputs, stamped with the frame's stamp in
+    /// the extrinsics' parent frame.
+    ///
+    /// # Errors
+    /// No intrinsics yet, or unusable ones.
+    fn publish(
+        &mut self,
+        header: &Header,
+        camera_info: Option<CameraCalibration>,
+        mask: &GrayImage,
+    ) -> Result<(), String> {
+        let camera = camera_info.or_else(|| self.file_camera.clone()).ok_or(
+            "no camera_info yet and the calibration file has no intrinsics: no ground outputs",
+        )?;
+        let classes = self.class_grid.is_some();
+        let GroundFrame {
+            lookup,
+            occupancy,
+            classes,
+            ranges,
+        } = self
+            .projector
+            .project(&camera, mask.as_raw(), mask.dimensions(), classes)?;
+        let header = Header {
+            stamp: header.stamp,
+            frame_id: self.projector.frame_id().to_string(),
+        };
+        if let Some(publisher) = &self.drivable_area {
+            let _ = publisher.publish(occupancy_grid(&header, &lookup, occupancy));
+        }
+        if let Some((publisher, classes)) = self.class_grid.as_ref().zip(classes) {
+            let _ = publisher.publish(occupancy_grid(&header, &lookup, classes));
+        }
+        if let Some(publisher) = &self.free_space {
+            let _ = publisher.publish(laser_scan(&header, &lookup, ranges));
+        }
+        Ok(())
+    }
+}
+
+/// A grid as nav_msgs/OccupancyGrid: origin at the grid's (x min, y min) corner, unrotated.
+fn occupancy_grid(header: &Header, lookup: &GroundLookup, data: Vec<i8>) -> OccupancyGrid {
+    let grid = &lookup.grid;
+    let (width, height) = grid.size();
+    OccupancyGrid {
+        header: header.clone(),
+        info: MapMetaData {
+            map_load_time: header.stamp,
+            resolution: grid.resolution as f32,
+            width,
+            height,
+            origin: Pose {
+                position: Point {
+                    x: grid.x_range[0],
+                    y: grid.y_range[0],
+                    z: 0.0,
+                },
+                ..Default::default()
+            },
+        },
+        data,
+    }
+}
+
+/// Free-space distances as sensor_msgs/LaserScan from the frame's origin (REP 117 values).
+fn laser_scan(header: &Header, lookup: &GroundLookup, ranges: Vec<f32>) -> LaserScan {
+    let scan = &lookup.scan;
+    LaserScan {
+        header: header.clone(),
+        angle_min: scan.angle(0) as f32,
+        angle_max: scan.angle(ranges.len().saturating_sub(1)) as f32,
+        angle_increment: scan.angle_increment_deg.to_radians() as f32,
+        time_increment: 0.0,
+        scan_time: 0.0,
+        range_min: 0.0,
+        range_max: lookup.range_max(),
+        ranges,
+        intensities: Vec::new(),
+    }
 }
 
 /// Warnings waiting for /rosout at most; more are dropped (stderr still has them).
@@ -222,6 +363,7 @@ fn create_subscription<M: DeserializeOwned + 'static>(
 const IMAGE: (&str, &str) = ("sensor_msgs", "Image");
 const COMPRESSED: (&str, &str) = ("sensor_msgs", "CompressedImage");
 const CAMERA_INFO: (&str, &str) = ("sensor_msgs", "CameraInfo");
+const OCCUPANCY_GRID: (&str, &str) = ("nav_msgs", "OccupancyGrid");
 
 /// The format string compressed_image_transport writes for a PNG-compressed mono8 image.
 pub const MASK_PNG_FORMAT: &str = "mono8; png compressed ";
@@ -241,6 +383,9 @@ struct CameraTopics {
     mask_autoware_rle: String,
     mask_camera_info: String,
     color_mask: String,
+    drivable_area: String,
+    class_grid: String,
+    free_space: String,
 }
 
 impl CameraTopics {
@@ -255,6 +400,9 @@ impl CameraTopics {
             mask_autoware_rle: format!("{mask}/autoware_rle"),
             mask_camera_info: format!("{mask}/camera_info"),
             color_mask: name(format!("{out}/color_mask")),
+            drivable_area: name(format!("{out}/drivable_area")),
+            class_grid: name(format!("{out}/class_grid")),
+            free_space: name(format!("{out}/free_space")),
             image,
             mask,
         }
@@ -269,6 +417,7 @@ pub fn describe(file: &ParamsFile) -> serde_json::Value {
     let name = |topic: String| file.node.remap(&topic, &file.remaps);
     let mut subscriptions = Vec::new();
     let mut publications = Vec::new();
+    let g = &p.ground;
     for camera in &p.cameras {
         let t = CameraTopics::new(camera, p, &file.node, &file.remaps);
         subscriptions.extend([t.image_compressed, t.image, t.camera_info]);
@@ -281,6 +430,9 @@ pub fn describe(file: &ParamsFile) -> serde_json::Value {
             ),
             (t.mask, p.publish.mask),
             (t.color_mask, p.publish.color_mask),
+            (t.drivable_area, g.enabled && g.publish.drivable_area),
+            (t.class_grid, g.enabled && g.publish.class_grid),
+            (t.free_space, g.enabled && g.publish.free_space),
         ];
         publications.extend(outputs.into_iter().filter(|(_, on)| *on).map(|(t, _)| t));
     }
@@ -392,6 +544,16 @@ pub fn run(
                 CAMERA_INFO,
                 &out_qos,
             )?,
+            ground: match params.ground.enabled {
+                true => Some(Mutex::new(CameraGround::new(
+                    &mut node,
+                    &params,
+                    &params.ground.calibration_files[index],
+                    &t,
+                    &out_qos,
+                )?)),
+                false => None,
+            },
             rosout: rosout.clone(),
             color_wanted: AtomicBool::new(false),
             camera_info: Mutex::new(None),
@@ -701,6 +863,22 @@ fn publish(out: &CameraOutputs, frame: &Ready, seg: Segmentation) {
         if let Some(mut scaled) = scaled {
             scaled.header = header.clone();
             let _ = publisher.publish(scaled);
+        }
+    }
+    if let Some(ground) = &out.ground {
+        let camera_info = out
+            .camera_info
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(CameraInfo::calibration);
+        let published =
+            ground
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .publish(header, camera_info, &mask);
+        if let Err(e) = published {
+            out.warn(&e);
         }
     }
     if let Some((overlay, publisher)) = overlay.zip(out.color_mask.as_ref())

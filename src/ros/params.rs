@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::trt_config::TensorRtOptions;
 use crate::backend::{BackendConfig, BackendKind, OrtOptions};
+use crate::geometry::ground::{GridSpec, ScanSpec};
 use crate::labels::LabelSpace;
 use crate::pipeline::stats::HealthThresholds;
 use crate::pipeline::{MaskResolution, ResizePolicy};
@@ -51,6 +52,50 @@ impl Default for Outputs {
             diagnostics: true,
         }
     }
+}
+
+/// Which ground outputs to publish (with `ground.enabled`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroundOutputs {
+    /// `<ns>/drivable_area`: nav_msgs/OccupancyGrid, 0 drivable, 100 not, -1 unseen.
+    pub drivable_area: bool,
+    /// `<ns>/class_grid`: nav_msgs/OccupancyGrid whose cells hold class ids (-1 unseen).
+    pub class_grid: bool,
+    /// `<ns>/free_space`: sensor_msgs/LaserScan, free distance per azimuth.
+    pub free_space: bool,
+}
+
+impl Default for GroundOutputs {
+    fn default() -> Self {
+        Self {
+            drivable_area: true,
+            class_grid: false,
+            free_space: true,
+        }
+    }
+}
+
+/// The ground-plane outputs: each mask projected onto the flat ground of the vehicle frame.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroundParams {
+    #[serde(default)]
+    pub enabled: bool,
+    /// One calibration file per camera, in `cameras` order (calibration/README.md): its
+    /// extrinsics place the camera; its intrinsics serve until a camera_info arrives.
+    #[serde(default)]
+    pub calibration_files: Vec<String>,
+    /// Class names a car may drive on; empty = `road` (the shipped file names it: ROS
+    /// parameter files cannot hold an empty list).
+    #[serde(default)]
+    pub drivable_classes: Vec<String>,
+    #[serde(default)]
+    pub grid: GridSpec,
+    #[serde(default)]
+    pub scan: ScanSpec,
+    #[serde(default)]
+    pub publish: GroundOutputs,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,6 +149,9 @@ pub struct NodeParams {
     /// When /diagnostics turns a camera WARN or ERROR.
     #[serde(default)]
     pub health: HealthThresholds,
+    /// Drivable-area grid, class grid and free-space scan on the ground plane.
+    #[serde(default)]
+    pub ground: GroundParams,
     /// Inference threads shared by all cameras; two keep a one-camera pipeline busy (one
     /// network call while the other frame is decoded, resized, encoded and published).
     #[serde(default = "two")]
@@ -247,6 +295,26 @@ impl NodeParams {
                 "output_deadline_ms {} must be 0 (none) or at most 60000",
                 self.output_deadline_ms
             ));
+        }
+        let g = &self.ground;
+        if g.enabled {
+            if g.calibration_files.len() != self.cameras.len() {
+                return Err(format!(
+                    "ground.calibration_files: one file per camera ({} cameras, {} files)",
+                    self.cameras.len(),
+                    g.calibration_files.len()
+                ));
+            }
+            let named = self.cameras.iter().zip(&g.calibration_files);
+            if let Some((camera, _)) = named.clone().find(|(_, f)| f.is_empty()) {
+                return Err(format!(
+                    "ground.calibration_files: camera {camera} has no calibration file"
+                ));
+            }
+            g.grid.validate().map_err(|e| format!("ground.grid: {e}"))?;
+            g.scan.validate().map_err(|e| format!("ground.scan: {e}"))?;
+            crate::geometry::drivable_table(self.dataset, &g.drivable_classes)
+                .map_err(|e| format!("ground.drivable_classes: {e}"))?;
         }
         if !(1..=64).contains(&self.workers) {
             return Err(format!("workers {} must be 1..=64", self.workers));

@@ -136,3 +136,18 @@ pub fn synthetic_folder(root: &Path, splits: &[(&str, usize)]) {
         }
     }
 }
+
+/// Runs `python <script> <args>…` (script relative to the crate root) and returns the JSON
+/// objects it prints, one per line; panics with its output when it fails.
+pub fn python_json_lines(python: &Path, script: &str, args: &[PathBuf]) -> Vec<serde_json::Value> {
+    let run = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{script}: {}", text(&run));
+    String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{script}: {e}: {l}")))
+        .collect()
+}

@@ -19,7 +19,7 @@ import time
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan
 
 
 def main():
@@ -30,7 +30,7 @@ def main():
     node = rclpy.create_node(plan.get("peer_name", "rtseg_test_peer"))
     cam, outs = plan["camera"], plan["camera"] + "/" + plan["output_namespace"]
     received = {"mask": {}, "color_mask": {}, "mask_compressed": {}, "mask_camera_info": {},
-                "mask_autoware_rle": {}}
+                "mask_autoware_rle": {}, "drivable_area": {}, "class_grid": {}, "free_space": {}}
     diagnostics = []
 
     def keep(kind):
@@ -46,6 +46,11 @@ def main():
     node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
     node.create_subscription(CameraInfo, outs + "/mask/camera_info", keep("mask_camera_info"), reliable)
     node.create_subscription(Image, outs + "/mask/autoware_rle", keep("mask_autoware_rle"), reliable)
+    if plan.get("ground"):
+        from nav_msgs.msg import OccupancyGrid
+        node.create_subscription(OccupancyGrid, outs + "/drivable_area", keep("drivable_area"), reliable)
+        node.create_subscription(OccupancyGrid, outs + "/class_grid", keep("class_grid"), reliable)
+        node.create_subscription(LaserScan, outs + "/free_space", keep("free_space"), reliable)
     # Every node's log, as `ros2 topic echo /rosout` shows it.
     from rcl_interfaces.msg import Log
     rosout = []
@@ -95,7 +100,8 @@ def main():
         """The outputs a good frame must come back on (mask/camera_info aside: the node
         publishes it only once it has our camera_info, which is sent after the warm-up)."""
         return (["mask", "mask_compressed"] + (["color_mask"] if frame.get("expect_color") else [])
-                + (["mask_autoware_rle"] if plan.get("autoware_rle") else []))
+                + (["mask_autoware_rle"] if plan.get("autoware_rle") else [])
+                + (["drivable_area", "class_grid", "free_space"] if plan.get("ground") else []))
 
     warm_want = set().union(*map(wanted, plan["frames"]))
 
@@ -154,6 +160,27 @@ def main():
                 blob = os.path.join(out_dir, f"frame{i}_mask_autoware_rle_decoded.bin")
                 open(blob, "wb").write(b"".join(bytes([label]) * count for label, count in records))
                 entry["mask_autoware_rle"]["file"] = blob
+        for kind in ["drivable_area", "class_grid"]:
+            grid = received[kind].get(key)
+            if grid is not None:
+                blob = os.path.join(out_dir, f"frame{i}_{kind}.bin")
+                open(blob, "wb").write(bytes(b & 0xFF for b in grid.data))
+                o = grid.info.origin
+                entry[kind] = {"file": blob, "frame_id": grid.header.frame_id,
+                               "stamp": [grid.header.stamp.sec, grid.header.stamp.nanosec],
+                               "resolution": grid.info.resolution, "width": grid.info.width,
+                               "height": grid.info.height,
+                               "origin": [o.position.x, o.position.y, o.position.z, o.orientation.x,
+                                          o.orientation.y, o.orientation.z, o.orientation.w]}
+        scan = received["free_space"].get(key)
+        if scan is not None:
+            entry["free_space"] = {
+                "frame_id": scan.header.frame_id, "stamp": [scan.header.stamp.sec, scan.header.stamp.nanosec],
+                "angle_min": scan.angle_min, "angle_max": scan.angle_max,
+                "angle_increment": scan.angle_increment, "range_min": scan.range_min,
+                "range_max": scan.range_max, "intensities": len(scan.intensities),
+                # JSON has no inf/nan: as strings.
+                "ranges": [repr(float(r)) for r in scan.ranges]}
         for kind in ["mask", "color_mask", "mask_compressed"]:
             m = received[kind].get(key)
             if m is None:

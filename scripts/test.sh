@@ -10,22 +10,25 @@ if ! cmp -s requirements-test.txt .venv/requirements-test.txt; then
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
   cp requirements-test.txt .venv/
 fi
-# vision_msgs (for label_info) has no wheel: build its two messages against the venv's ROS.
-prefix="$PWD/.venv/vision_msgs"
-if [ ! -e "$prefix/built" ] || [ -n "$(find tests/ros/vision_msgs -newer "$prefix/built")" ]; then
-  rm -rf "$prefix" target/vision_msgs
-  (
-    export AMENT_PREFIX_PATH="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
-    cmake -S tests/ros/vision_msgs -B target/vision_msgs -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_PREFIX_PATH="$PWD/.venv" -DCMAKE_INSTALL_PREFIX="$prefix" \
-      -DPython3_EXECUTABLE="$PWD/.venv/bin/python" -DBUILD_TESTING=OFF > target/vision_msgs.log 2>&1 &&
-      cmake --build target/vision_msgs -j 2 >> target/vision_msgs.log 2>&1 &&
-      cmake --install target/vision_msgs >> target/vision_msgs.log 2>&1
-  ) || { tail -30 target/vision_msgs.log; echo "building tests/ros/vision_msgs failed" >&2; exit 1; }
+# vision_msgs (label_info) and tf2_msgs (/tf_static) have no wheels: build the messages rtseg
+# speaks against the venv's ROS, into one prefix.
+prefix="$PWD/.venv/ros_msgs"
+if [ ! -e "$prefix/built" ] || [ -n "$(find tests/ros/vision_msgs tests/ros/tf2_msgs tests/ros/wheel_includes.cmake -newer "$prefix/built")" ]; then
+  rm -rf "$prefix" target/ros_msgs
+  for package in vision_msgs tf2_msgs; do
+    (
+      export AMENT_PREFIX_PATH="$prefix:$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
+      cmake -S "tests/ros/$package" -B "target/ros_msgs/$package" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_PREFIX_PATH="$PWD/.venv" -DCMAKE_INSTALL_PREFIX="$prefix" \
+        -DPython3_EXECUTABLE="$PWD/.venv/bin/python" -DBUILD_TESTING=OFF > target/ros_msgs.log 2>&1 &&
+        cmake --build "target/ros_msgs/$package" -j 2 >> target/ros_msgs.log 2>&1 &&
+        cmake --install "target/ros_msgs/$package" >> target/ros_msgs.log 2>&1
+    ) || { tail -30 target/ros_msgs.log; echo "building tests/ros/$package failed" >&2; exit 1; }
+  done
   touch "$prefix/built"
 fi
 export RTSEG_PYTHON="$PWD/.venv/bin/python"
-export RTSEG_VISION_MSGS_PREFIX="$prefix"
+export RTSEG_ROS_MSGS_PREFIX="$prefix"
 export RTSEG_REQUIRE_PEERS=1
 # The shared data is reached by path, never copied into the repository.
 export RTSEG_CAMVID="${RTSEG_CAMVID:-$PWD/../shared/data/camvid}"

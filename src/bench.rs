@@ -204,3 +204,82 @@ pub fn machine_description() -> String {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("{cpu}, {cores} cores")
 }
+
+/// Timings of the ground projection one camera's masks go through in the node.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct GroundBenchReport {
+    /// Mask size, pixels.
+    pub height: u32,
+    pub width: u32,
+    /// Grid cells (columns × rows) and free-space rays.
+    pub grid: (u32, u32),
+    pub rays: usize,
+    /// Building the lookup table, once per camera_info, ms.
+    pub table_ms: f64,
+    /// Per mask: drivable grid, class grid and free-space scan together, ms.
+    pub frame_mean_ms: f64,
+    pub frame_p50_ms: f64,
+    pub frame_p99_ms: f64,
+    pub iters: usize,
+    pub machine: String,
+}
+
+/// Times [`GroundProjector::project`](crate::geometry::ground::GroundProjector::project) on
+/// a synthetic mask of `height × width` (road in the lower half) seen by `camera`.
+///
+/// # Errors
+/// Zero iterations, or a calibration the projector refuses.
+pub fn ground(
+    camera: &crate::geometry::camera::CameraCalibration,
+    extrinsics: crate::geometry::ground::Extrinsics,
+    grid: crate::geometry::ground::GridSpec,
+    (height, width): (u32, u32),
+    warmup: usize,
+    iters: usize,
+) -> anyhow::Result<GroundBenchReport> {
+    use crate::geometry::ground::{GroundProjector, ScanSpec};
+    anyhow::ensure!(iters > 0, "--iters must be at least 1");
+    let scan = ScanSpec::default();
+    let drivable = crate::geometry::drivable_table(crate::labels::LabelSpace::Camvid, &[])
+        .map_err(anyhow::Error::msg)?;
+    let mut projector = GroundProjector::new(grid, scan, drivable).map_err(anyhow::Error::msg)?;
+    let mask: Vec<u8> = (0..height * width)
+        .map(|i| {
+            if i / width > height / 2 {
+                3
+            } else {
+                (i % 11) as u8
+            }
+        })
+        .collect();
+    let start = Instant::now();
+    projector
+        .lookup(camera, &extrinsics, (width, height))
+        .map_err(anyhow::Error::msg)?;
+    let table_ms = start.elapsed().as_secs_f64() * 1e3;
+    let mut samples = Vec::with_capacity(iters);
+    for i in 0..warmup + iters {
+        let start = Instant::now();
+        let frame = projector
+            .project(camera, &extrinsics, &mask, (width, height), true)
+            .map_err(anyhow::Error::msg)?;
+        std::hint::black_box(frame);
+        if i >= warmup {
+            samples.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+    samples.sort_by(f64::total_cmp);
+    Ok(GroundBenchReport {
+        height,
+        width,
+        grid: grid.size(),
+        rays: scan.rays(),
+        table_ms,
+        frame_mean_ms: mean,
+        frame_p50_ms: percentile(&samples, 50.0),
+        frame_p99_ms: percentile(&samples, 99.0),
+        iters,
+        machine: machine_description(),
+    })
+}

@@ -121,9 +121,11 @@ fn road_below_a_row_is_free_up_to_where_that_row_meets_the_ground() {
     let grid = GridSpec::default();
     let scan = ScanSpec::default();
     let drivable = drivable_table(LabelSpace::Camvid, &[]).unwrap();
-    let extrinsics = calibration().extrinsics.unwrap();
-    let mut projector = GroundProjector::new(extrinsics, grid, scan, drivable).unwrap();
-    let frame = projector.project(&camera(), &mask, (W, H), true).unwrap();
+    let pose = calibration().extrinsics.unwrap();
+    let mut projector = GroundProjector::new(grid, scan, drivable).unwrap();
+    let frame = projector
+        .project(&camera(), &pose, &mask, (W, H), true)
+        .unwrap();
     let (cols, _) = grid.size();
     for (cell, &value) in frame.occupancy.iter().enumerate() {
         let c = grid.centre(cell as u32 % cols, cell as u32 / cols);
@@ -169,14 +171,16 @@ fn road_below_a_row_is_free_up_to_where_that_row_meets_the_ground() {
 #[test]
 fn an_unobstructed_ray_reads_infinity() {
     let mask = vec![3u8; (W * H) as usize];
+    let pose = calibration().extrinsics.unwrap();
     let mut projector = GroundProjector::new(
-        calibration().extrinsics.unwrap(),
         GridSpec::default(),
         ScanSpec::default(),
         drivable_table(LabelSpace::Camvid, &[]).unwrap(),
     )
     .unwrap();
-    let frame = projector.project(&camera(), &mask, (W, H), false).unwrap();
+    let frame = projector
+        .project(&camera(), &pose, &mask, (W, H), false)
+        .unwrap();
     let ahead = frame.ranges[ScanSpec::default().rays() / 2];
     assert_eq!(ahead, f32::INFINITY);
     assert!(frame.classes.is_none());
@@ -436,4 +440,43 @@ fn camera_model_matches_opencv() {
         assert!(get("remap_inside") > 0.5, "{r}");
         assert!(get("remap_agree") > 0.9999, "{r}");
     }
+}
+
+#[test]
+fn static_transforms_chain_through_the_common_ancestor() {
+    use nalgebra::{Isometry3, Point3, Translation3, UnitQuaternion};
+    use rtseg::geometry::transforms::StaticTransforms;
+    let mut tf = StaticTransforms::default();
+    let turn = UnitQuaternion::from_euler_angles(0.0, 0.0, std::f64::consts::FRAC_PI_2);
+    // base_link → camera_mount (1 m ahead, turned 90° left) → camera_optical (0.5 m up).
+    tf.insert(
+        "base_link",
+        "camera_mount",
+        Isometry3::from_parts(Translation3::new(1.0, 0.0, 0.0), turn),
+    );
+    tf.insert(
+        "/camera_mount",
+        "camera_optical",
+        Isometry3::translation(0.0, 0.0, 0.5),
+    );
+    tf.insert("base_link", "lidar", Isometry3::translation(0.0, 0.0, 2.0));
+    let p = Point3::new(1.0, 0.0, 0.0);
+    // The optical frame's x axis points along base_link's y after the 90° turn.
+    let in_base = tf.lookup("base_link", "camera_optical").unwrap() * p;
+    assert!(
+        (in_base - Point3::new(1.0, 1.0, 0.5)).norm() < 1e-12,
+        "{in_base}"
+    );
+    let in_lidar = tf.lookup("lidar", "camera_optical").unwrap() * p;
+    assert!(
+        (in_lidar - Point3::new(1.0, 1.0, -1.5)).norm() < 1e-12,
+        "{in_lidar}"
+    );
+    let back = tf.lookup("camera_optical", "base_link").unwrap() * in_base;
+    assert!((back - p).norm() < 1e-12);
+    assert!(tf.lookup("base_link", "map").is_none());
+    assert!(tf.lookup("base_link", "base_link").unwrap() == Isometry3::identity());
+    // A cycle in what was published ends the climb instead of looping.
+    tf.insert("camera_optical", "base_link", Isometry3::identity());
+    let _ = tf.lookup("odom", "lidar");
 }

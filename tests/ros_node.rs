@@ -146,7 +146,7 @@ impl Setup {
     }
 
     /// Runs `tests/ros/<script> PLAN REPORT` on the test's domain, loopback only, with the
-    /// vision_msgs built by scripts/test.sh and an optional Fast DDS profile; the report, or
+    /// vision_msgs and tf2_msgs built by scripts/test.sh and an optional Fast DDS profile; the report, or
     /// the exit status and output of a failed run.
     fn python_peer(
         &self,
@@ -170,7 +170,7 @@ impl Setup {
             .arg(&report)
             .env("ROS_DOMAIN_ID", domain(test))
             .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
-        if let Some((python_path, library_path)) = vision_msgs_paths() {
+        if let Some((python_path, library_path)) = ros_msgs_paths() {
             peer.env("PYTHONPATH", python_path)
                 .env("LD_LIBRARY_PATH", library_path);
         }
@@ -288,10 +288,10 @@ fn bytes(entry: &serde_json::Value) -> Vec<u8> {
     std::fs::read(entry["file"].as_str().unwrap()).unwrap()
 }
 
-/// PYTHONPATH and LD_LIBRARY_PATH of the vision_msgs that scripts/test.sh builds from
-/// tests/ros/vision_msgs (vision_msgs has no PyPI wheel).
-fn vision_msgs_paths() -> Option<(PathBuf, PathBuf)> {
-    let prefix = PathBuf::from(std::env::var_os("RTSEG_VISION_MSGS_PREFIX")?);
+/// PYTHONPATH and LD_LIBRARY_PATH of the vision_msgs and tf2_msgs that scripts/test.sh
+/// builds from tests/ros/ (neither has a PyPI wheel).
+fn ros_msgs_paths() -> Option<(PathBuf, PathBuf)> {
+    let prefix = PathBuf::from(std::env::var_os("RTSEG_ROS_MSGS_PREFIX")?);
     let site = std::fs::read_dir(prefix.join("lib"))
         .ok()?
         .flatten()
@@ -303,9 +303,9 @@ fn vision_msgs_paths() -> Option<(PathBuf, PathBuf)> {
 #[test]
 fn label_info_reaches_a_late_joining_rclpy_subscriber() {
     let Some(s) = setup() else { return };
-    if vision_msgs_paths().is_none() {
+    if ros_msgs_paths().is_none() {
         common::missing(
-            "vision_msgs for rclpy is not built (RTSEG_VISION_MSGS_PREFIX; run scripts/test.sh)",
+            "vision_msgs for rclpy is not built (RTSEG_ROS_MSGS_PREFIX; run scripts/test.sh)",
         );
         return;
     }
@@ -902,17 +902,15 @@ fn diagnostics_levels_follow_the_input() {
     );
 }
 
-/// The ground outputs as a planner receives them (rclpy): the drivable-area and class
-/// OccupancyGrids and the free-space LaserScan, stamped with the frame's stamp in the
-/// calibration's parent frame, with the grid metadata of the parameters, and cell for cell
-/// what rtseg's geometry makes of `rtseg infer`'s mask (whose `--bev` view shows the same).
-#[test]
-fn ground_outputs_reach_rclpy_with_their_metadata() {
-    use rtseg::geometry::calibration::Calibration;
-    use rtseg::geometry::ground::{GridSpec, GroundProjector, ScanSpec, bird_eye_view};
-    let Some(s) = setup() else { return };
-    let calibration_file =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/example_front.yaml");
+/// Runs the node with the ground outputs on for `/cam_test`, calibrated by `calibration`,
+/// while an rclpy peer (which publishes `tf_static` first, if given) sends the CamVid frame;
+/// the peer's entry for that frame and the node's log.
+fn ground_exchange(
+    s: &Setup,
+    tag: &str,
+    calibration: &Path,
+    tf_static: Option<serde_json::Value>,
+) -> (serde_json::Value, String) {
     let params = std::fs::read_to_string(s.params("ground", &["/cam_test"]))
         .unwrap()
         .replace("      enabled: false", "      enabled: true")
@@ -920,24 +918,44 @@ fn ground_outputs_reach_rclpy_with_their_metadata() {
             "calibration_files: [\"\"]",
             &format!(
                 "calibration_files: [{:?}]",
-                calibration_file.display().to_string()
+                calibration.display().to_string()
             ),
         )
         .replace("class_grid: false", "class_grid: true");
-    let path = s.dir.join("ground.params.yaml");
+    let path = s.dir.join(format!("ground_{tag}.params.yaml"));
     std::fs::write(&path, params).unwrap();
     let node = s.node_with("ground", path);
     let image = image::open(&s.frame).unwrap().to_rgb8();
-    let plan = serde_json::json!({
+    let mut plan = serde_json::json!({
         "camera": "/cam_test", "output_namespace": "segmentation", "ground": true,
         "frames": [s.raw("frame.bin", &image, "rgb8", 0)],
         "warmup": s.raw("warmup.bin", &image, "rgb8", 0),
     });
-    let report = s.peer("ground", "peer", plan);
+    if let Some(tf) = tf_static {
+        plan["tf_static"] = tf;
+    }
+    let report = s.peer("ground", tag, plan);
     let log = node.stop();
-    let frame = &report["frames"][0];
-    assert_eq!(frame["received"], true, "{log}");
+    (report["frames"][0].clone(), log)
+}
 
+/// The ground outputs as a planner receives them (rclpy): the drivable-area and class
+/// OccupancyGrids and the free-space LaserScan, stamped with the frame's stamp in the
+/// calibration's parent frame, with the grid metadata of the parameters, and cell for cell
+/// what rtseg's geometry makes of `rtseg infer`'s mask (whose `--bev` view shows the same) —
+/// with the camera's pose from its calibration file, then from a /tf_static chain
+/// (base_link → camera_mount → the image's optical frame) an rclpy peer publishes.
+#[test]
+fn ground_outputs_reach_rclpy_with_their_metadata() {
+    use nalgebra::{Isometry3, Matrix3, Rotation3, UnitQuaternion, Vector3};
+    use rtseg::geometry::calibration::Calibration;
+    use rtseg::geometry::ground::{
+        Extrinsics, GridSpec, GroundFrame, GroundProjector, ScanSpec, bird_eye_view,
+    };
+    use rtseg::geometry::transforms::StaticTransforms;
+    let Some(s) = setup() else { return };
+    let calibration_file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/example_front.yaml");
     // What the geometry makes of the mask `rtseg infer` computes for the same frame.
     let bev_dir = s.dir.join("bev");
     let (mask, _) = s.infer_with(
@@ -950,79 +968,84 @@ fn ground_outputs_reach_rclpy_with_their_metadata() {
         ],
     );
     let calibration = Calibration::load(&calibration_file).unwrap();
+    let camera = calibration.camera.clone().unwrap();
     let (grid, scan) = (GridSpec::default(), ScanSpec::default());
     let drivable = rtseg::geometry::drivable_table(rtseg::labels::LabelSpace::Camvid, &[]).unwrap();
-    let mut projector =
-        GroundProjector::new(calibration.extrinsics.unwrap(), grid, scan, drivable).unwrap();
-    let want = projector
-        .project(
-            &calibration.camera.unwrap(),
-            mask.as_raw(),
-            mask.dimensions(),
-            true,
-        )
-        .unwrap();
+    let expect = |pose: &Extrinsics| -> GroundFrame {
+        let mut projector = GroundProjector::new(grid, scan, drivable).unwrap();
+        let size = mask.dimensions();
+        projector
+            .project(&camera, pose, mask.as_raw(), size, true)
+            .unwrap()
+    };
     let cells = |v: &[i8]| v.iter().map(|&c| c as u8).collect::<Vec<u8>>();
     let stamp = serde_json::json!([1_700_000_000, 123_456_789]);
-    for (kind, data) in [
-        ("drivable_area", cells(&want.occupancy)),
-        ("class_grid", cells(want.classes.as_ref().unwrap())),
-    ] {
-        let g = &frame[kind];
-        assert_eq!(g["frame_id"], "base_link", "{kind}: {g}");
-        assert_eq!(g["stamp"], stamp, "{kind}");
-        assert_eq!(
-            (g["width"].as_u64(), g["height"].as_u64()),
-            (Some(200), Some(200))
+    let check = |frame: &serde_json::Value, log: &str, want: &GroundFrame| {
+        assert_eq!(frame["received"], true, "{log}");
+        for (kind, data) in [
+            ("drivable_area", cells(&want.occupancy)),
+            ("class_grid", cells(want.classes.as_ref().unwrap())),
+        ] {
+            let g = &frame[kind];
+            assert_eq!(g["frame_id"], "base_link", "{kind}: {g}");
+            assert_eq!(g["stamp"], stamp, "{kind}");
+            assert_eq!(
+                (g["width"].as_u64(), g["height"].as_u64()),
+                (Some(200), Some(200))
+            );
+            assert!(
+                (g["resolution"].as_f64().unwrap() - 0.15).abs() < 1e-6,
+                "{g}"
+            );
+            assert_eq!(
+                g["origin"],
+                serde_json::json!([0.0, -15.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+            );
+            assert!(
+                bytes(g) == data,
+                "{kind} differs from the geometry of rtseg infer's mask"
+            );
+        }
+        let scan_msg = &frame["free_space"];
+        assert_eq!(scan_msg["frame_id"], "base_link");
+        assert_eq!(scan_msg["stamp"], stamp);
+        let angle = |k: &str| scan_msg[k].as_f64().unwrap();
+        assert!(
+            (angle("angle_min") + 60f64.to_radians()).abs() < 1e-6,
+            "{scan_msg}"
         );
         assert!(
-            (g["resolution"].as_f64().unwrap() - 0.15).abs() < 1e-6,
-            "{g}"
+            (angle("angle_max") - 60f64.to_radians()).abs() < 1e-6,
+            "{scan_msg}"
         );
-        assert_eq!(
-            g["origin"],
-            serde_json::json!([0.0, -15.0, 0.0, 0.0, 0.0, 0.0, 1.0])
-        );
+        assert!((angle("angle_increment") - 1f64.to_radians()).abs() < 1e-6);
+        assert_eq!(scan_msg["intensities"], 0);
+        let ranges: Vec<f32> = scan_msg["ranges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().parse::<f32>().unwrap())
+            .collect();
+        assert_eq!(ranges.len(), 121);
+        let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
         assert!(
-            bytes(g) == data,
-            "{kind} differs from the geometry of rtseg infer's mask"
+            ranges.iter().zip(&want.ranges).all(|(a, b)| same(*a, *b)),
+            "free space {ranges:?} vs {:?}",
+            want.ranges
         );
-    }
-    // A real share of the grid is seen, drivable and not.
+        assert!(ranges.iter().any(|r| r.is_finite()), "{ranges:?}");
+    };
+
+    // The pose from the calibration file.
+    let want = expect(calibration.extrinsics.as_ref().unwrap());
     let seen = want.occupancy.iter().filter(|&&c| c >= 0).count();
     let free = want.occupancy.iter().filter(|&&c| c == 0).count();
     assert!(
         seen > 5000 && free > 0 && free < seen,
         "{seen} seen, {free} free"
     );
-    let scan_msg = &frame["free_space"];
-    assert_eq!(scan_msg["frame_id"], "base_link");
-    assert_eq!(scan_msg["stamp"], stamp);
-    let angle = |k: &str| scan_msg[k].as_f64().unwrap();
-    assert!(
-        (angle("angle_min") + 60f64.to_radians()).abs() < 1e-6,
-        "{scan_msg}"
-    );
-    assert!(
-        (angle("angle_max") - 60f64.to_radians()).abs() < 1e-6,
-        "{scan_msg}"
-    );
-    assert!((angle("angle_increment") - 1f64.to_radians()).abs() < 1e-6);
-    assert_eq!(scan_msg["intensities"], 0);
-    let ranges: Vec<f32> = scan_msg["ranges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap().parse::<f32>().unwrap())
-        .collect();
-    assert_eq!(ranges.len(), 121);
-    let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
-    assert!(
-        ranges.iter().zip(&want.ranges).all(|(a, b)| same(*a, *b)),
-        "free space {ranges:?} vs {:?}",
-        want.ranges
-    );
-    assert!(ranges.iter().any(|r| r.is_finite()), "{ranges:?}");
+    let (frame, log) = ground_exchange(&s, "file", &calibration_file, None);
+    check(&frame, &log, &want);
     // `rtseg infer --bev` drew the same grid.
     let drawn = image::open(bev_dir.join("0016E5_07959_drivable.png"))
         .unwrap()
@@ -1033,4 +1056,36 @@ fn ground_outputs_reach_rclpy_with_their_metadata() {
         _ => [205; 3],
     });
     assert!(drawn == expected, "infer --bev drew another grid");
+
+    // The pose from /tf_static: the file keeps only its intrinsics.
+    let text = std::fs::read_to_string(&calibration_file).unwrap();
+    let intrinsics_only = s.dir.join("intrinsics_only.yaml");
+    std::fs::write(&intrinsics_only, &text[..text.find("extrinsics:").unwrap()]).unwrap();
+    let mount = Isometry3::from_parts(
+        Vector3::new(1.2, 0.0, 1.4).into(),
+        UnitQuaternion::from_euler_angles(0.0, 0.0349, 0.0),
+    );
+    // The optical frame in the camera body (x forward, y left, z up): REP 103's rotation.
+    let optical = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(
+        Matrix3::new(0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 0.0, -1.0, 0.0),
+    ));
+    let tf_entry = |parent: &str, child: &str, pose: &Isometry3<f64>| {
+        let (t, q) = (pose.translation.vector, pose.rotation);
+        serde_json::json!({"parent": parent, "child": child,
+            "translation": [t.x, t.y, t.z], "rotation": [q.i, q.j, q.k, q.w]})
+    };
+    let optical_pose = Isometry3::from_parts(Vector3::zeros().into(), optical);
+    let tf = serde_json::json!([
+        tf_entry("base_link", "camera_mount", &mount),
+        tf_entry("camera_mount", "camera_optical", &optical_pose),
+    ]);
+    let mut chain = StaticTransforms::default();
+    chain.insert("base_link", "camera_mount", mount);
+    chain.insert("camera_mount", "camera_optical", optical_pose);
+    let want = expect(&Extrinsics {
+        parent_frame: "base_link".into(),
+        camera_to_parent: chain.lookup("base_link", "camera_optical").unwrap(),
+    });
+    let (frame, log) = ground_exchange(&s, "tf_static", &intrinsics_only, Some(tf));
+    check(&frame, &log, &want);
 }

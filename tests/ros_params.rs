@@ -63,8 +63,10 @@ fn parameter_mistakes_are_named() {
         ),
         (shipped().replace("    model:", "    modle:"), "modle"),
         (
-            shipped().replace("      enabled: false", "      enabled: true"),
-            "camera /camera has no calibration file",
+            shipped()
+                .replace("      enabled: false", "      enabled: true")
+                .replace("frame_id: base_link ", "frame_id: \"\" "),
+            "ground.frame_id is empty",
         ),
         (
             shipped()

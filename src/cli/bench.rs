@@ -17,6 +17,13 @@ pub struct Args {
     /// Time training steps of this config (its model, crop, batch, loss, optimizer).
     #[arg(long, conflicts_with_all = ["weights", "random_init", "onnx"])]
     train_config: Option<PathBuf>,
+    /// Time the node's ground projection (drivable grid, class grid, free-space scan) of a
+    /// mask of `--size` seen by this calibration file's camera, instead of a network.
+    #[arg(long, value_name = "CALIBRATION", conflicts_with_all = ["train_config", "onnx"])]
+    ground: Option<PathBuf>,
+    /// The grid for --ground: RESOLUTION,X_MIN,X_MAX,Y_MIN,Y_MAX in metres.
+    #[arg(long, value_parser = super::parse_grid, default_value = "0.15,0,30,-15,15")]
+    grid: rtseg::geometry::ground::GridSpec,
     /// Overrides for --train-config, e.g. `--set batch_size=4`.
     #[arg(long = "set", value_name = "KEY=VALUE", requires = "train_config")]
     overrides: Vec<String>,
@@ -60,6 +67,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.train_config {
         return train_throughput(path, &args);
+    }
+    if let Some(path) = &args.ground {
+        return ground(path, &args);
     }
     let reports = match args.backend.as_slice() {
         [one] => vec![run_here(*one, &args)?],
@@ -203,6 +213,38 @@ fn train_throughput(path: &std::path::Path, args: &Args) -> anyhow::Result<ExitC
         println!(
             "step ms: mean {:.0}  p50 {:.0}   throughput: {:.2} images/s   peak RSS: {rss}",
             r.mean_step_ms, r.p50_step_ms, r.images_per_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ground(path: &std::path::Path, args: &Args) -> anyhow::Result<ExitCode> {
+    let calibration = rtseg::geometry::calibration::Calibration::load(path)?;
+    let missing = |what: &str| anyhow::anyhow!("{}: no {what}", path.display());
+    let camera = calibration
+        .camera
+        .ok_or_else(|| missing("intrinsics (`camera_matrix`)"))?;
+    let extrinsics = calibration
+        .extrinsics
+        .ok_or_else(|| missing("`extrinsics` block"))?;
+    let r = bench::ground(
+        &camera,
+        extrinsics,
+        args.grid,
+        args.size,
+        args.warmup,
+        args.iters,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "ground projection of a {}x{} mask onto {}x{} cells and {} rays ({} iters, {})",
+            r.height, r.width, r.grid.0, r.grid.1, r.rays, r.iters, r.machine
+        );
+        println!(
+            "table (once per camera_info) {:.2} ms; per mask mean {:.3} ms, p50 {:.3}, p99 {:.3}",
+            r.table_ms, r.frame_mean_ms, r.frame_p50_ms, r.frame_p99_ms
         );
     }
     Ok(ExitCode::SUCCESS)

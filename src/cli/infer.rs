@@ -12,7 +12,9 @@ use rtseg::backend;
 use rtseg::geometry::calibration::Calibration;
 use rtseg::geometry::camera::CameraCalibration;
 use rtseg::geometry::drivable_table;
-use rtseg::geometry::ground::{FREE, GridSpec, GroundProjector, OCCUPIED, ScanSpec, bird_eye_view};
+use rtseg::geometry::ground::{
+    Extrinsics, FREE, GridSpec, GroundProjector, OCCUPIED, ScanSpec, bird_eye_view,
+};
 use rtseg::io::{load_rgb, save_indexed_png, save_png};
 use rtseg::labels::LabelSpace;
 use rtseg::pipeline::frame::FrameRef;
@@ -45,35 +47,18 @@ pub struct Args {
     #[arg(long, requires = "calibration")]
     bev: Option<PathBuf>,
     /// The ground grid: `RESOLUTION,X_MIN,X_MAX,Y_MIN,Y_MAX` in metres (x forward, y left).
-    #[arg(long, value_parser = parse_grid, default_value = "0.15,0,30,-15,15")]
+    #[arg(long, value_parser = super::parse_grid, default_value = "0.15,0,30,-15,15")]
     bev_grid: GridSpec,
     /// Classes a car may drive on [default: road].
     #[arg(long, value_delimiter = ',')]
     drivable: Vec<String>,
 }
 
-fn parse_grid(text: &str) -> Result<GridSpec, String> {
-    let v: Vec<f64> = text
-        .split(',')
-        .map(|s| s.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{text:?}: {e}"))?;
-    let [resolution, x0, x1, y0, y1] = v[..] else {
-        return Err(format!("{text:?}: RESOLUTION,X_MIN,X_MAX,Y_MIN,Y_MAX"));
-    };
-    let grid = GridSpec {
-        resolution,
-        x_range: [x0, x1],
-        y_range: [y0, y1],
-    };
-    grid.validate()?;
-    Ok(grid)
-}
-
 /// The bird's-eye outputs of `--calibration`/`--bev`.
 struct BirdEye {
     dir: PathBuf,
     camera: CameraCalibration,
+    pose: Extrinsics,
     projector: GroundProjector,
     palette: Vec<[u8; 3]>,
 }
@@ -87,18 +72,18 @@ impl BirdEye {
         let camera = calibration
             .camera
             .with_context(|| format!("{}: no intrinsics (`camera_matrix`)", file.display()))?;
-        let extrinsics = calibration
+        let pose = calibration
             .extrinsics
             .with_context(|| format!("{}: no `extrinsics` block", file.display()))?;
         let drivable = drivable_table(space, &args.drivable).map_err(anyhow::Error::msg)?;
-        let projector =
-            GroundProjector::new(extrinsics, args.bev_grid, ScanSpec::default(), drivable)
-                .map_err(anyhow::Error::msg)?;
+        let projector = GroundProjector::new(args.bev_grid, ScanSpec::default(), drivable)
+            .map_err(anyhow::Error::msg)?;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create folder", dir.display()))?;
         Ok(Some(Self {
             dir: dir.clone(),
             camera,
+            pose,
             projector,
             palette: space.palette(),
         }))
@@ -108,7 +93,13 @@ impl BirdEye {
     fn write(&mut self, mask: &GrayImage, name: &str) -> anyhow::Result<[PathBuf; 2]> {
         let frame = self
             .projector
-            .project(&self.camera, mask.as_raw(), mask.dimensions(), true)
+            .project(
+                &self.camera,
+                &self.pose,
+                mask.as_raw(),
+                mask.dimensions(),
+                true,
+            )
             .map_err(anyhow::Error::msg)?;
         let grid = &frame.lookup.grid;
         // map_server's trinary colours: free white, occupied black, unknown grey.

@@ -190,3 +190,22 @@ pub fn catch_ctrl_c() {
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
+
+/// Parses a ground grid `RESOLUTION,X_MIN,X_MAX,Y_MIN,Y_MAX` (metres).
+pub(crate) fn parse_grid(text: &str) -> Result<rtseg::geometry::ground::GridSpec, String> {
+    let v: Vec<f64> = text
+        .split(',')
+        .map(|s| s.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{text:?}: {e}"))?;
+    let [resolution, x0, x1, y0, y1] = v[..] else {
+        return Err(format!("{text:?}: RESOLUTION,X_MIN,X_MAX,Y_MIN,Y_MAX"));
+    };
+    let grid = rtseg::geometry::ground::GridSpec {
+        resolution,
+        x_range: [x0, x1],
+        y_range: [y0, y1],
+    };
+    grid.validate()?;
+    Ok(grid)
+}

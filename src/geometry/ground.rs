@@ -150,6 +150,8 @@ impl ScanSpec {
 
 /// One camera's projection of the grid, built once per camera model, extrinsics and grid.
 pub struct GroundLookup {
+    /// The frame the grid is in (the extrinsics' parent).
+    pub frame_id: String,
     pub grid: GridSpec,
     pub scan: ScanSpec,
     /// Per cell (row-major), the mask pixel its centre projects to; `None` where the
@@ -216,6 +218,7 @@ impl GroundLookup {
             })
             .collect();
         Ok(Self {
+            frame_id: extrinsics.parent_frame.clone(),
             grid,
             scan,
             pixel,
@@ -297,28 +300,29 @@ pub struct GroundFrame {
 }
 
 /// Projects one camera's masks onto the ground, rebuilding its lookup table only when the
-/// camera (calibration or mask size) changes.
+/// camera (calibration, pose or mask size) changes.
 pub struct GroundProjector {
-    extrinsics: Extrinsics,
     grid: GridSpec,
     scan: ScanSpec,
     drivable: [bool; 256],
-    cached: Option<(CameraCalibration, (u32, u32), Arc<GroundLookup>)>,
+    cached: Option<(CameraKey, Arc<GroundLookup>)>,
+}
+
+/// What a lookup table depends on besides the grid: the camera, its pose, the mask size.
+#[derive(Clone, PartialEq)]
+struct CameraKey {
+    calibration: CameraCalibration,
+    pose: Extrinsics,
+    size: (u32, u32),
 }
 
 impl GroundProjector {
     /// # Errors
     /// A bad grid or scan specification.
-    pub fn new(
-        extrinsics: Extrinsics,
-        grid: GridSpec,
-        scan: ScanSpec,
-        drivable: [bool; 256],
-    ) -> Result<Self, String> {
+    pub fn new(grid: GridSpec, scan: ScanSpec, drivable: [bool; 256]) -> Result<Self, String> {
         grid.validate()?;
         scan.validate()?;
         Ok(Self {
-            extrinsics,
             grid,
             scan,
             drivable,
@@ -326,35 +330,33 @@ impl GroundProjector {
         })
     }
 
-    /// The frame the outputs are in.
-    pub fn frame_id(&self) -> &str {
-        &self.extrinsics.parent_frame
-    }
-
     /// The lookup table for masks of `size` from the image `calibration` describes (a mask
-    /// of another size than that image is taken as the image resized to it).
+    /// of another size than that image is taken as the image resized to it), the camera
+    /// placed by `extrinsics`.
     ///
     /// # Errors
     /// Unusable intrinsics or distortion.
     pub fn lookup(
         &mut self,
         calibration: &CameraCalibration,
+        extrinsics: &Extrinsics,
         size: (u32, u32),
     ) -> Result<Arc<GroundLookup>, String> {
-        if let Some((c, s, lookup)) = &self.cached
-            && c == calibration
-            && *s == size
+        let key = CameraKey {
+            calibration: calibration.clone(),
+            pose: extrinsics.clone(),
+            size,
+        };
+        if let Some((cached, lookup)) = &self.cached
+            && *cached == key
         {
             return Ok(lookup.clone());
         }
         let camera = calibration.model(size.0, size.1)?;
         let lookup = Arc::new(GroundLookup::new(
-            &camera,
-            &self.extrinsics,
-            self.grid,
-            self.scan,
+            &camera, extrinsics, self.grid, self.scan,
         )?);
-        self.cached = Some((calibration.clone(), size, lookup.clone()));
+        self.cached = Some((key, lookup.clone()));
         Ok(lookup)
     }
 
@@ -366,11 +368,12 @@ impl GroundProjector {
     pub fn project(
         &mut self,
         calibration: &CameraCalibration,
+        extrinsics: &Extrinsics,
         mask: &[u8],
         size: (u32, u32),
         classes: bool,
     ) -> Result<GroundFrame, String> {
-        let lookup = self.lookup(calibration, size)?;
+        let lookup = self.lookup(calibration, extrinsics, size)?;
         let occupancy = lookup.occupancy(mask, &self.drivable);
         Ok(GroundFrame {
             ranges: lookup.free_space(&occupancy),

@@ -4,6 +4,7 @@
 pub mod calibration;
 pub mod camera;
 pub mod ground;
+pub mod transforms;
 
 use crate::labels::LabelSpace;
 

@@ -246,3 +246,50 @@ pub struct LaserScan {
     pub ranges: Vec<f32>,
     pub intensities: Vec<f32>,
 }
+
+/// geometry_msgs/msg/Vector3
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vector3 {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+}
+
+/// geometry_msgs/msg/Transform
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Transform {
+    pub translation: Vector3,
+    pub rotation: Quaternion,
+}
+
+/// geometry_msgs/msg/TransformStamped: `child_frame_id`'s pose in `header.frame_id`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransformStamped {
+    pub header: Header,
+    pub child_frame_id: String,
+    pub transform: Transform,
+}
+
+/// tf2_msgs/msg/TFMessage (what /tf and /tf_static carry).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TFMessage {
+    pub transforms: Vec<TransformStamped>,
+}
+
+impl Transform {
+    /// As an isometry mapping child points into the parent; `None` for a zero or non-finite
+    /// quaternion or translation.
+    pub fn isometry(&self) -> Option<nalgebra::Isometry3<f64>> {
+        let (t, r) = (self.translation, self.rotation);
+        let q = nalgebra::Quaternion::new(r.w, r.x, r.y, r.z);
+        let finite = [t.x, t.y, t.z, r.x, r.y, r.z, r.w]
+            .iter()
+            .all(|v| v.is_finite());
+        (finite && q.norm() > 1e-9).then(|| {
+            nalgebra::Isometry3::from_parts(
+                nalgebra::Translation3::new(t.x, t.y, t.z),
+                nalgebra::UnitQuaternion::from_quaternion(q),
+            )
+        })
+    }
+}

@@ -19,12 +19,13 @@ use serde::de::DeserializeOwned;
 use super::args::{NodeIdentity, Rule};
 use super::msgs::{
     CameraInfo, Clock, CompressedImage, DiagnosticArray, DiagnosticStatus, Header, Image, KeyValue,
-    LabelInfo, LaserScan, MapMetaData, OccupancyGrid, Point, Pose, Time, VisionClass,
+    LabelInfo, LaserScan, MapMetaData, OccupancyGrid, Point, Pose, TFMessage, Time, VisionClass,
 };
 use super::params::{NodeParams, ParamsFile, QosPreset};
 use crate::geometry::calibration::Calibration;
 use crate::geometry::camera::CameraCalibration;
-use crate::geometry::ground::{GroundFrame, GroundLookup, GroundProjector};
+use crate::geometry::ground::{Extrinsics, GroundFrame, GroundLookup, GroundProjector};
+use crate::geometry::transforms::StaticTransforms;
 use crate::pipeline::autoware::run_length_encode;
 use crate::pipeline::frame::{FrameRef, decode_compressed};
 use crate::pipeline::latest::LatestSlots;
@@ -110,32 +111,41 @@ struct CameraGround {
     projector: GroundProjector,
     /// The calibration file's intrinsics, used until a camera_info arrives.
     file_camera: Option<CameraCalibration>,
+    /// The calibration file's pose; without one, the pose comes from /tf_static.
+    file_pose: Option<Extrinsics>,
+    /// The frames /tf_static has placed (shared by every camera).
+    tf_static: Arc<Mutex<StaticTransforms>>,
+    /// The grids' frame when the pose comes from /tf_static.
+    frame_id: String,
     drivable_area: Option<Publisher<OccupancyGrid>>,
     class_grid: Option<Publisher<OccupancyGrid>>,
     free_space: Option<Publisher<LaserScan>>,
 }
 
 impl CameraGround {
-    /// Reads the camera's calibration file and advertises the enabled outputs.
+    /// Reads the camera's calibration file (`""`: none) and advertises the enabled outputs.
     fn new(
         node: &mut Node,
         params: &NodeParams,
         file: &str,
-        topics: &CameraTopics,
-        qos: &QosProfile,
+        tf_static: Arc<Mutex<StaticTransforms>>,
+        (topics, qos): (&CameraTopics, &QosProfile),
     ) -> anyhow::Result<Self> {
         let g = &params.ground;
-        let calibration = Calibration::load(std::path::Path::new(file))
-            .map_err(|e| anyhow::anyhow!("ground.calibration_files: {e:#}"))?;
-        let extrinsics = calibration.extrinsics.ok_or_else(|| {
-            anyhow::anyhow!("ground.calibration_files: {file} has no `extrinsics` block")
-        })?;
+        let calibration = match file.is_empty() {
+            true => Calibration::default(),
+            false => Calibration::load(std::path::Path::new(file))
+                .map_err(|e| anyhow::anyhow!("ground.calibration_files: {e:#}"))?,
+        };
         let drivable = crate::geometry::drivable_table(params.dataset, &g.drivable_classes)
             .map_err(|e| anyhow::anyhow!("ground.drivable_classes: {e}"))?;
         Ok(Self {
-            projector: GroundProjector::new(extrinsics, g.grid, g.scan, drivable)
+            projector: GroundProjector::new(g.grid, g.scan, drivable)
                 .map_err(|e| anyhow::anyhow!("ground: {e}"))?,
             file_camera: calibration.camera,
+            file_pose: calibration.extrinsics,
+            tf_static,
+            frame_id: g.frame_id.clone(),
             drivable_area: optional_publisher(
                 node,
                 g.publish.drivable_area,
@@ -160,20 +170,48 @@ impl CameraGround {
         })
     }
 
+    /// The camera's pose: the calibration file's, else /tf_static's transform from the
+    /// camera's frame (the camera_info's frame_id, else the image's) to `frame_id`.
+    fn pose(&self, camera_frame: &str) -> Result<Extrinsics, String> {
+        if let Some(pose) = &self.file_pose {
+            return Ok(pose.clone());
+        }
+        let tf = self.tf_static.lock().unwrap_or_else(|e| e.into_inner());
+        let camera_to_parent = tf.lookup(&self.frame_id, camera_frame).ok_or_else(|| {
+            format!(
+                "no /tf_static chain from {camera_frame:?} to {:?} yet (and no extrinsics in \
+                 the calibration file): no ground outputs",
+                self.frame_id
+            )
+        })?;
+        Ok(Extrinsics {
+            parent_frame: self.frame_id.clone(),
+            camera_to_parent,
+        })
+    }
+
     /// Projects a mask and publishes the enabled outputs, stamped with the frame's stamp in
-    /// the extrinsics' parent frame.
+    /// the pose's parent frame.
     ///
     /// # Errors
-    /// No intrinsics yet, or unusable ones.
+    /// No intrinsics or pose yet, or unusable intrinsics.
     fn publish(
         &mut self,
         header: &Header,
-        camera_info: Option<CameraCalibration>,
+        camera_info: Option<CameraInfo>,
         mask: &GrayImage,
     ) -> Result<(), String> {
-        let camera = camera_info.or_else(|| self.file_camera.clone()).ok_or(
-            "no camera_info yet and the calibration file has no intrinsics: no ground outputs",
-        )?;
+        let camera_frame = match &camera_info {
+            Some(info) if !info.header.frame_id.is_empty() => info.header.frame_id.clone(),
+            _ => header.frame_id.clone(),
+        };
+        let camera = camera_info
+            .map(|info| info.calibration())
+            .or_else(|| self.file_camera.clone())
+            .ok_or(
+                "no camera_info yet and no intrinsics in a calibration file: no ground outputs",
+            )?;
+        let pose = self.pose(&camera_frame)?;
         let classes = self.class_grid.is_some();
         let GroundFrame {
             lookup,
@@ -182,10 +220,10 @@ impl CameraGround {
             ranges,
         } = self
             .projector
-            .project(&camera, mask.as_raw(), mask.dimensions(), classes)?;
+            .project(&camera, &pose, mask.as_raw(), mask.dimensions(), classes)?;
         let header = Header {
             stamp: header.stamp,
-            frame_id: self.projector.frame_id().to_string(),
+            frame_id: lookup.frame_id.clone(),
         };
         if let Some(publisher) = &self.drivable_area {
             let _ = publisher.publish(occupancy_grid(&header, &lookup, occupancy));
@@ -439,6 +477,13 @@ pub fn describe(file: &ParamsFile) -> serde_json::Value {
     if p.use_sim_time {
         subscriptions.push(name("/clock".into()));
     }
+    let pose_from_tf = |file: &String| {
+        file.is_empty()
+            || Calibration::load(std::path::Path::new(file)).is_ok_and(|c| c.extrinsics.is_none())
+    };
+    if g.enabled && g.calibration_files.iter().any(pose_from_tf) {
+        subscriptions.push(name("/tf_static".into()));
+    }
     if p.publish.label_info {
         publications.push(name("~/label_info".into()));
     }
@@ -508,6 +553,7 @@ pub fn run(
     let slots = Arc::new(LatestSlots::<Pending>::new(params.cameras.len()));
     let (rosout, warnings) = std::sync::mpsc::sync_channel::<String>(ROSOUT_BACKLOG);
     let mut outputs = Vec::new();
+    let tf_static: Arc<Mutex<StaticTransforms>> = Arc::default();
     for (index, camera) in params.cameras.iter().enumerate() {
         let t = CameraTopics::new(camera, &params, &identity, &remaps);
         let p = &params.publish;
@@ -549,8 +595,8 @@ pub fn run(
                     &mut node,
                     &params,
                     &params.ground.calibration_files[index],
-                    &t,
-                    &out_qos,
+                    tf_static.clone(),
+                    (&t, &out_qos),
                 )?)),
                 false => None,
             },
@@ -590,6 +636,37 @@ pub fn run(
                 *o.camera_info.lock().unwrap_or_else(|e| e.into_inner()) = checked.ok();
                 if let Some(e) = bad {
                     o.reject_camera_info(&e);
+                }
+            }))
+            .detach();
+    }
+    // The cameras placed by /tf_static: subscribe as tf2's static listener does (reliable,
+    // transient local, so transforms published before the node started arrive too).
+    let needs_tf = outputs.iter().any(|o| {
+        o.ground.as_ref().is_some_and(|g| {
+            g.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .file_pose
+                .is_none()
+        })
+    });
+    if needs_tf {
+        let static_qos = latched.clone().history(History::KeepLast { depth: 100 });
+        let subscription = create_subscription::<TFMessage>(
+            &mut node,
+            &name("/tf_static".into()),
+            ("tf2_msgs", "TFMessage"),
+            &static_qos,
+        )?;
+        let store = tf_static.clone();
+        executor
+            .spawn(for_each(subscription, move |m| {
+                let Ok(m) = m else { return };
+                let mut tf = store.lock().unwrap_or_else(|e| e.into_inner());
+                for t in m.transforms {
+                    if let Some(pose) = t.transform.isometry() {
+                        tf.insert(&t.header.frame_id, &t.child_frame_id, pose);
+                    }
                 }
             }))
             .detach();
@@ -870,8 +947,7 @@ fn publish(out: &CameraOutputs, frame: &Ready, seg: Segmentation) {
             .camera_info
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(CameraInfo::calibration);
+            .clone();
         let published =
             ground
                 .lock()

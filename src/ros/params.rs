@@ -76,16 +76,39 @@ impl Default for GroundOutputs {
     }
 }
 
+fn base_link() -> String {
+    "base_link".into()
+}
+
+impl Default for GroundParams {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            calibration_files: Vec::new(),
+            frame_id: base_link(),
+            drivable_classes: Vec::new(),
+            grid: GridSpec::default(),
+            scan: ScanSpec::default(),
+            publish: GroundOutputs::default(),
+        }
+    }
+}
+
 /// The ground-plane outputs: each mask projected onto the flat ground of the vehicle frame.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroundParams {
     #[serde(default)]
     pub enabled: bool,
     /// One calibration file per camera, in `cameras` order (calibration/README.md): its
-    /// extrinsics place the camera; its intrinsics serve until a camera_info arrives.
+    /// extrinsics place the camera; its intrinsics serve until a camera_info arrives. `""`
+    /// (or a file without extrinsics): the camera's pose comes from /tf_static.
     #[serde(default)]
     pub calibration_files: Vec<String>,
+    /// With the pose from /tf_static: the frame the grids are in (a file's extrinsics name
+    /// their own `parent_frame`).
+    #[serde(default = "base_link")]
+    pub frame_id: String,
     /// Class names a car may drive on; empty = `road` (the shipped file names it: ROS
     /// parameter files cannot hold an empty list).
     #[serde(default)]
@@ -305,11 +328,8 @@ impl NodeParams {
                     g.calibration_files.len()
                 ));
             }
-            let named = self.cameras.iter().zip(&g.calibration_files);
-            if let Some((camera, _)) = named.clone().find(|(_, f)| f.is_empty()) {
-                return Err(format!(
-                    "ground.calibration_files: camera {camera} has no calibration file"
-                ));
+            if g.frame_id.is_empty() {
+                return Err("ground.frame_id is empty".into());
             }
             g.grid.validate().map_err(|e| format!("ground.grid: {e}"))?;
             g.scan.validate().map_err(|e| format!("ground.scan: {e}"))?;

@@ -7,7 +7,8 @@ after each good frame the peer waits for the node's mask with the same stamp. It
 to mask, color_mask and mask/compressed (reliable) and to /diagnostics, and records what it
 receives (raw bytes written next to OUT.json) plus the ROS graph as it sees it; with
 label_info_topic, it subscribes to label_info last, as a late joiner (needs the vision_msgs
-that scripts/test.sh builds on PYTHONPATH).
+that scripts/test.sh builds on PYTHONPATH); with ground, it also receives the ground outputs;
+with tf_static, it first publishes those transforms on /tf_static (tf2_msgs, built likewise).
 Discovery stays on loopback: run with ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST.
 """
 import json
@@ -55,6 +56,22 @@ def main():
     from rcl_interfaces.msg import Log
     rosout = []
     node.create_subscription(Log, "/rosout", rosout.append, reliable)
+    if "tf_static" in plan:
+        # As tf2_ros's StaticTransformBroadcaster: one latched message, transient local.
+        from geometry_msgs.msg import TransformStamped
+        from rclpy.qos import DurabilityPolicy
+        from tf2_msgs.msg import TFMessage
+        tf_msg = TFMessage()
+        for t in plan["tf_static"]:
+            ts = TransformStamped()
+            ts.header.frame_id, ts.child_frame_id = t["parent"], t["child"]
+            v, q = ts.transform.translation, ts.transform.rotation
+            v.x, v.y, v.z = t["translation"]
+            q.x, q.y, q.z, q.w = t["rotation"]
+            tf_msg.transforms.append(ts)
+        latched = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        tf_pub = node.create_publisher(TFMessage, "/tf_static", latched)
+        tf_pub.publish(tf_msg)
     pub_qos = qos_profile_sensor_data if plan.get("sensor_qos", False) else reliable
     raw_pub = node.create_publisher(Image, cam + "/image", pub_qos)
     compressed_pub = node.create_publisher(CompressedImage, cam + "/image/compressed", pub_qos)

@@ -921,14 +921,15 @@ fn ground_exchange(
                 calibration.display().to_string()
             ),
         )
-        .replace("class_grid: false", "class_grid: true");
+        .replace("class_grid: false", "class_grid: true")
+        .replace("mask_rect: false", "mask_rect: true");
     let path = s.dir.join(format!("ground_{tag}.params.yaml"));
     std::fs::write(&path, params).unwrap();
     let node = s.node_with("ground", path);
     let image = image::open(&s.frame).unwrap().to_rgb8();
     let mut plan = serde_json::json!({
         "camera": "/cam_test", "output_namespace": "segmentation", "ground": true,
-        "frames": [s.raw("frame.bin", &image, "rgb8", 0)],
+        "mask_rect": true, "frames": [s.raw("frame.bin", &image, "rgb8", 0)],
         "warmup": s.raw("warmup.bin", &image, "rgb8", 0),
     });
     if let Some(tf) = tf_static {
@@ -1056,6 +1057,21 @@ fn ground_outputs_reach_rclpy_with_their_metadata() {
         _ => [205; 3],
     });
     assert!(drawn == expected, "infer --bev drew another grid");
+    // mask_rect: the mask rectified through the file's intrinsics (no camera_info was sent),
+    // as `rtseg infer --calibration` wrote it.
+    let rectified = rtseg::geometry::camera::MaskRectifier::default()
+        .rectify(&camera, mask.as_raw(), mask.dimensions())
+        .unwrap();
+    assert_eq!(frame["mask_rect"]["encoding"], "mono8");
+    assert!(bytes(&frame["mask_rect"]) == rectified, "mask_rect differs");
+    let written = image::open(s.dir.join("infer/0016E5_07959_mask_rect.png"))
+        .unwrap()
+        .to_luma8();
+    assert!(written.into_raw() == rectified, "infer's mask_rect differs");
+    assert!(
+        rectified != *mask.as_raw(),
+        "the example camera's distortion changes the mask"
+    );
 
     // The pose from /tf_static: the file keeps only its intrinsics.
     let text = std::fs::read_to_string(&calibration_file).unwrap();

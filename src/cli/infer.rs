@@ -10,7 +10,7 @@ use anyhow::Context;
 use image::GrayImage;
 use rtseg::backend;
 use rtseg::geometry::calibration::Calibration;
-use rtseg::geometry::camera::CameraCalibration;
+use rtseg::geometry::camera::{CameraCalibration, MaskRectifier};
 use rtseg::geometry::drivable_table;
 use rtseg::geometry::ground::{
     Extrinsics, FREE, GridSpec, GroundProjector, OCCUPIED, ScanSpec, bird_eye_view,
@@ -38,9 +38,10 @@ pub struct Args {
     /// own size].
     #[arg(long, value_parser = super::parse_size)]
     size: Option<(u32, u32)>,
-    /// Camera calibration file (intrinsics and extrinsics; calibration/README.md): with
-    /// `--bev`, projects each mask onto the flat ground.
-    #[arg(long, requires = "bev")]
+    /// Camera calibration file (calibration/README.md): its intrinsics give
+    /// `<name>_mask_rect.png` (the mask rectified, nearest pixel); with `--bev` and its
+    /// extrinsics, each mask is also projected onto the flat ground.
+    #[arg(long)]
     calibration: Option<PathBuf>,
     /// Folder for the bird's-eye views: `<name>_drivable.png` (white drivable, black not,
     /// grey unseen) and `<name>_bev.png` (class colours), car forward up.
@@ -54,52 +55,89 @@ pub struct Args {
     drivable: Vec<String>,
 }
 
-/// The bird's-eye outputs of `--calibration`/`--bev`.
-struct BirdEye {
-    dir: PathBuf,
+/// The outputs of `--calibration`: the rectified mask, and with `--bev` the bird's-eye views.
+struct Calibrated {
     camera: CameraCalibration,
-    pose: Extrinsics,
-    projector: GroundProjector,
-    palette: Vec<[u8; 3]>,
+    rectifier: MaskRectifier,
+    bird_eye: Option<BirdEye>,
 }
 
-impl BirdEye {
+impl Calibrated {
     fn new(args: &Args, space: LabelSpace) -> anyhow::Result<Option<Self>> {
-        let (Some(file), Some(dir)) = (&args.calibration, &args.bev) else {
+        let Some(file) = &args.calibration else {
             return Ok(None);
         };
         let calibration = Calibration::load(file)?;
         let camera = calibration
             .camera
             .with_context(|| format!("{}: no intrinsics (`camera_matrix`)", file.display()))?;
-        let pose = calibration
-            .extrinsics
-            .with_context(|| format!("{}: no `extrinsics` block", file.display()))?;
+        let bird_eye = match &args.bev {
+            Some(dir) => {
+                let pose = calibration
+                    .extrinsics
+                    .with_context(|| format!("{}: no `extrinsics` block", file.display()))?;
+                Some(BirdEye::new(args, space, pose, dir)?)
+            }
+            None => None,
+        };
+        Ok(Some(Self {
+            camera,
+            rectifier: MaskRectifier::default(),
+            bird_eye,
+        }))
+    }
+
+    /// Writes the rectified mask into `out` (and the bird's-eye views); returns the paths.
+    fn write(&mut self, mask: &GrayImage, out: &Path, name: &str) -> anyhow::Result<Vec<PathBuf>> {
+        let rectified = self
+            .rectifier
+            .rectify(&self.camera, mask.as_raw(), mask.dimensions())
+            .map_err(anyhow::Error::msg)?;
+        let path = out.join(format!("{name}_mask_rect.png"));
+        let image = GrayImage::from_raw(mask.width(), mask.height(), rectified)
+            .expect("a rectified mask has the mask's size");
+        save_png(&image, &path)?;
+        let mut written = vec![path];
+        if let Some(bird_eye) = &mut self.bird_eye {
+            written.extend(bird_eye.write(&self.camera, mask, name)?);
+        }
+        Ok(written)
+    }
+}
+
+/// The bird's-eye outputs of `--bev`.
+struct BirdEye {
+    dir: PathBuf,
+    pose: Extrinsics,
+    projector: GroundProjector,
+    palette: Vec<[u8; 3]>,
+}
+
+impl BirdEye {
+    fn new(args: &Args, space: LabelSpace, pose: Extrinsics, dir: &Path) -> anyhow::Result<Self> {
         let drivable = drivable_table(space, &args.drivable).map_err(anyhow::Error::msg)?;
         let projector = GroundProjector::new(args.bev_grid, ScanSpec::default(), drivable)
             .map_err(anyhow::Error::msg)?;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create folder", dir.display()))?;
-        Ok(Some(Self {
-            dir: dir.clone(),
-            camera,
+        Ok(Self {
+            dir: dir.to_path_buf(),
             pose,
             projector,
             palette: space.palette(),
-        }))
+        })
     }
 
     /// Writes the drivable-area and class views of one mask; returns their paths.
-    fn write(&mut self, mask: &GrayImage, name: &str) -> anyhow::Result<[PathBuf; 2]> {
+    fn write(
+        &mut self,
+        camera: &CameraCalibration,
+        mask: &GrayImage,
+        name: &str,
+    ) -> anyhow::Result<[PathBuf; 2]> {
         let frame = self
             .projector
-            .project(
-                &self.camera,
-                &self.pose,
-                mask.as_raw(),
-                mask.dimensions(),
-                true,
-            )
+            .project(camera, &self.pose, mask.as_raw(), mask.dimensions(), true)
             .map_err(anyhow::Error::msg)?;
         let grid = &frame.lookup.grid;
         // map_server's trinary colours: free white, occupied black, unknown grey.
@@ -206,7 +244,7 @@ fn process_one(
     out: (&Path, &str),
     fit: &Fit,
     palette: &[[u8; 3]],
-    bird_eye: Option<&mut BirdEye>,
+    calibrated: Option<&mut Calibrated>,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let image = load_rgb(path)?;
     let seg = segmenter
@@ -221,15 +259,15 @@ fn process_one(
         save_png(overlay, &paths[2])?;
     }
     let mut written = paths.to_vec();
-    if let Some(bird_eye) = bird_eye {
-        written.extend(bird_eye.write(&seg.mask, name)?);
+    if let Some(calibrated) = calibrated {
+        written.extend(calibrated.write(&seg.mask, dir, name)?);
     }
     Ok(written)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = args.model.source()?;
-    let mut bird_eye = BirdEye::new(&args, source.label_space)?;
+    let mut calibrated = Calibrated::new(&args, source.label_space)?;
     let mut segmenter = backend::open(&args.backend.config(args.size), &source)?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| anyhow::anyhow!("{}: cannot create output folder: {e}", args.out.display()))?;
@@ -259,7 +297,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     out,
                     &fit,
                     &palette,
-                    bird_eye.as_mut(),
+                    calibrated.as_mut(),
                 )
                 .map(|written| {
                     let written: Vec<String> =

@@ -374,3 +374,34 @@ pub fn remap_nearest(image: &[u8], map: &PixelMap, fill: u8) -> Vec<u8> {
         .map(|i| i.map_or(fill, |i| image[i as usize]))
         .collect()
 }
+
+/// Rectifies masks of one camera with nearest-pixel sampling (class ids must not be
+/// interpolated), as `image_proc`'s rectify does images: the map is built once per camera
+/// and mask size.
+#[derive(Default)]
+pub struct MaskRectifier {
+    camera: Option<(CameraCalibration, (u32, u32))>,
+    map: PixelMap,
+}
+
+impl MaskRectifier {
+    /// The mask (row-major, `size`) of the image `calibration` describes, rectified: same
+    /// size, seen through P after R; [`crate::labels::UNLABELLED`] where the raw mask has no
+    /// pixel.
+    ///
+    /// # Errors
+    /// Unusable intrinsics or distortion.
+    pub fn rectify(
+        &mut self,
+        calibration: &CameraCalibration,
+        mask: &[u8],
+        size: (u32, u32),
+    ) -> Result<Vec<u8>, String> {
+        let key = (calibration.clone(), size);
+        if self.camera.as_ref() != Some(&key) {
+            self.map = calibration.model(size.0, size.1)?.rectify_nearest();
+            self.camera = Some(key);
+        }
+        Ok(remap_nearest(mask, &self.map, crate::labels::UNLABELLED))
+    }
+}

@@ -23,7 +23,7 @@ use super::msgs::{
 };
 use super::params::{NodeParams, ParamsFile, QosPreset};
 use crate::geometry::calibration::Calibration;
-use crate::geometry::camera::CameraCalibration;
+use crate::geometry::camera::{CameraCalibration, MaskRectifier};
 use crate::geometry::ground::{Extrinsics, GroundFrame, GroundLookup, GroundProjector};
 use crate::geometry::transforms::StaticTransforms;
 use crate::pipeline::autoware::run_length_encode;
@@ -95,6 +95,8 @@ struct CameraOutputs {
     mask_autoware_rle: Option<Publisher<Image>>,
     /// Only with `mask_resolution: network` (the mask's own geometry).
     mask_camera_info: Option<Publisher<CameraInfo>>,
+    mask_rect: Option<Publisher<Image>>,
+    rectifier: Mutex<MaskRectifier>,
     /// Someone subscribes to `color_mask` (refreshed by the main loop).
     color_wanted: AtomicBool,
     camera_info: Mutex<Option<CameraInfo>>,
@@ -420,6 +422,7 @@ struct CameraTopics {
     mask_compressed: String,
     mask_autoware_rle: String,
     mask_camera_info: String,
+    mask_rect: String,
     color_mask: String,
     drivable_area: String,
     class_grid: String,
@@ -438,6 +441,7 @@ impl CameraTopics {
             mask_autoware_rle: format!("{mask}/autoware_rle"),
             mask_camera_info: format!("{mask}/camera_info"),
             color_mask: name(format!("{out}/color_mask")),
+            mask_rect: name(format!("{out}/mask_rect")),
             drivable_area: name(format!("{out}/drivable_area")),
             class_grid: name(format!("{out}/class_grid")),
             free_space: name(format!("{out}/free_space")),
@@ -467,6 +471,7 @@ pub fn describe(file: &ParamsFile) -> serde_json::Value {
                 p.mask_resolution == MaskResolution::Network,
             ),
             (t.mask, p.publish.mask),
+            (t.mask_rect, p.publish.mask_rect),
             (t.color_mask, p.publish.color_mask),
             (t.drivable_area, g.enabled && g.publish.drivable_area),
             (t.class_grid, g.enabled && g.publish.class_grid),
@@ -590,6 +595,8 @@ pub fn run(
                 CAMERA_INFO,
                 &out_qos,
             )?,
+            mask_rect: optional_publisher(&mut node, p.mask_rect, &t.mask_rect, IMAGE, &out_qos)?,
+            rectifier: Mutex::default(),
             ground: match params.ground.enabled {
                 true => Some(Mutex::new(CameraGround::new(
                     &mut node,
@@ -942,12 +949,38 @@ fn publish(out: &CameraOutputs, frame: &Ready, seg: Segmentation) {
             let _ = publisher.publish(scaled);
         }
     }
+    let camera_info = out
+        .camera_info
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let Some(publisher) = &out.mask_rect {
+        // The ground calibration file's intrinsics stand in until a camera_info arrives.
+        let camera = camera_info
+            .as_ref()
+            .map(CameraInfo::calibration)
+            .or_else(|| {
+                out.ground.as_ref().and_then(|g| {
+                    let g = g.lock().unwrap_or_else(|e| e.into_inner());
+                    g.file_camera.clone()
+                })
+            });
+        let rectified = camera
+            .ok_or_else(|| "no camera_info yet: no mask_rect".to_string())
+            .and_then(|camera| {
+                out.rectifier
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .rectify(&camera, mask.as_raw(), mask.dimensions())
+            });
+        match rectified {
+            Ok(data) => {
+                let _ = publisher.publish(image_message(header, "mono8", 1, &mask, data));
+            }
+            Err(e) => out.warn(&e),
+        }
+    }
     if let Some(ground) = &out.ground {
-        let camera_info = out
-            .camera_info
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let published =
             ground
                 .lock()

@@ -37,6 +37,10 @@ pub struct Outputs {
     /// cannot display it).
     #[serde(default)]
     pub mask_autoware_rle: bool,
+    /// `mask_rect`: the mask rectified through the camera_info's R and P (nearest pixel), as
+    /// `image_proc` rectifies images; needs a camera_info (or a ground calibration file).
+    #[serde(default)]
+    pub mask_rect: bool,
     pub label_info: bool,
     pub diagnostics: bool,
 }
@@ -48,6 +52,7 @@ impl Default for Outputs {
             color_mask: true,
             mask_compressed: true,
             mask_autoware_rle: false,
+            mask_rect: false,
             label_info: true,
             diagnostics: true,
         }

@@ -31,7 +31,8 @@ def main():
     node = rclpy.create_node(plan.get("peer_name", "rtseg_test_peer"))
     cam, outs = plan["camera"], plan["camera"] + "/" + plan["output_namespace"]
     received = {"mask": {}, "color_mask": {}, "mask_compressed": {}, "mask_camera_info": {},
-                "mask_autoware_rle": {}, "drivable_area": {}, "class_grid": {}, "free_space": {}}
+                "mask_autoware_rle": {}, "drivable_area": {}, "class_grid": {}, "free_space": {},
+                "mask_rect": {}}
     diagnostics = []
 
     def keep(kind):
@@ -47,6 +48,7 @@ def main():
     node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, reliable)
     node.create_subscription(CameraInfo, outs + "/mask/camera_info", keep("mask_camera_info"), reliable)
     node.create_subscription(Image, outs + "/mask/autoware_rle", keep("mask_autoware_rle"), reliable)
+    node.create_subscription(Image, outs + "/mask_rect", keep("mask_rect"), reliable)
     if plan.get("ground"):
         from nav_msgs.msg import OccupancyGrid
         node.create_subscription(OccupancyGrid, outs + "/drivable_area", keep("drivable_area"), reliable)
@@ -118,7 +120,8 @@ def main():
         publishes it only once it has our camera_info, which is sent after the warm-up)."""
         return (["mask", "mask_compressed"] + (["color_mask"] if frame.get("expect_color") else [])
                 + (["mask_autoware_rle"] if plan.get("autoware_rle") else [])
-                + (["drivable_area", "class_grid", "free_space"] if plan.get("ground") else []))
+                + (["drivable_area", "class_grid", "free_space"] if plan.get("ground") else [])
+                + (["mask_rect"] if plan.get("mask_rect") else []))
 
     warm_want = set().union(*map(wanted, plan["frames"]))
 
@@ -198,7 +201,7 @@ def main():
                 "range_max": scan.range_max, "intensities": len(scan.intensities),
                 # JSON has no inf/nan: as strings.
                 "ranges": [repr(float(r)) for r in scan.ranges]}
-        for kind in ["mask", "color_mask", "mask_compressed"]:
+        for kind in ["mask", "color_mask", "mask_compressed", "mask_rect"]:
             m = received[kind].get(key)
             if m is None:
                 continue

@@ -14,6 +14,10 @@ use crate::models::segmentors::Segmentor;
 /// Metadata key holding the registered model name.
 pub const META_MODEL: &str = "rtseg.model";
 
+/// Metadata key holding the SHA-256 of the tensors ([`content_digest`]): a bit flipped or a
+/// file cut short after it was written is refused instead of loaded.
+pub const META_SHA256: &str = "rtseg.tensors_sha256";
+
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
     #[error("{path}: unsupported weight format (use a .bpk or .safetensors file)")]
@@ -53,15 +57,47 @@ pub fn tensors(model: &Segmentor) -> Vec<PackTensor> {
     model.collect(None, None, true)
 }
 
-/// Saves `model` to `path` (format from the extension), atomically.
+/// SHA-256 over every tensor's name, dtype, shape and bytes, by name (a burnpack file lists
+/// its tensors sorted by name, a module in module order).
+///
+/// # Errors
+/// A tensor whose data cannot be read (a file cut short).
+pub fn content_digest(tensors: &[PackTensor]) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&PackTensor> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut hash = Sha256::new();
+    for t in sorted {
+        let bytes = t
+            .to_bytes()
+            .map_err(|e| format!("tensor {:?}: {e}", t.name))?;
+        hash.update(format!(
+            "{}\0{:?}\0{:?}\0",
+            t.name,
+            t.dtype,
+            t.shape.as_slice()
+        ));
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(&bytes[..]);
+    }
+    Ok(format!("{:x}", hash.finalize()))
+}
+
+/// Saves `model` to `path` (format from the extension), atomically; a burnpack file carries
+/// the SHA-256 of its tensors ([`META_SHA256`]).
 pub fn save(model: &Segmentor, model_name: &str, path: &Path) -> Result<(), WeightsError> {
     let format = WeightFormat::of(path)?;
     write_atomic_with(path, |tmp| match format {
-        WeightFormat::Burnpack => Writer::new(tensors(model))
-            .with_metadata(META_MODEL, model_name)
-            .auto_extension(false)
-            .write_to_file(tmp)
-            .map_err(|e| anyhow::anyhow!("{e}")),
+        WeightFormat::Burnpack => {
+            let tensors = tensors(model);
+            let digest = content_digest(&tensors).map_err(anyhow::Error::msg)?;
+            Writer::new(tensors)
+                .with_metadata(META_MODEL, model_name)
+                .with_metadata(META_SHA256, &digest)
+                .auto_extension(false)
+                .write_to_file(tmp)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
         WeightFormat::Safetensors => SafetensorsStore::from_file(tmp.to_path_buf())
             .skip_enum_variants(true)
             .metadata(META_MODEL, model_name)
@@ -74,7 +110,12 @@ pub fn save(model: &Segmentor, model_name: &str, path: &Path) -> Result<(), Weig
     })
 }
 
-/// Reads the tensors of a weight file.
+/// Reads the tensors of a weight file, checking a burnpack file's content against the
+/// SHA-256 it carries (files written before rtseg stored one load unchecked).
+///
+/// # Errors
+/// A missing or unreadable file, an unknown format, or content that does not match its
+/// checksum (bit flips, truncation).
 pub fn read(path: &Path) -> Result<Vec<PackTensor>, WeightsError> {
     let read_err = |reason: String| WeightsError::Read {
         path: path.to_path_buf(),
@@ -84,9 +125,21 @@ pub fn read(path: &Path) -> Result<Vec<PackTensor>, WeightsError> {
         return Err(read_err("no such file".into()));
     }
     match WeightFormat::of(path)? {
-        WeightFormat::Burnpack => Reader::from_file(path)
-            .and_then(Reader::into_tensors)
-            .map_err(|e| read_err(e.to_string())),
+        WeightFormat::Burnpack => {
+            let reader = Reader::from_file(path).map_err(|e| read_err(e.to_string()))?;
+            let stored = reader.metadata().get(META_SHA256).cloned();
+            let tensors = reader.into_tensors().map_err(|e| read_err(e.to_string()))?;
+            if let Some(stored) = stored {
+                let actual = content_digest(&tensors).map_err(read_err)?;
+                if actual != stored {
+                    return Err(read_err(format!(
+                        "the tensors do not match the checksum stored with them ({META_SHA256} \
+                         {stored}, content {actual}): the file is corrupted; restore it"
+                    )));
+                }
+            }
+            Ok(tensors)
+        }
         WeightFormat::Safetensors => {
             let mut store = SafetensorsStore::from_file(path).skip_enum_variants(true);
             store

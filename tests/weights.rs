@@ -128,3 +128,39 @@ fn unreadable_files_are_clear_errors() {
     let err = weights::read(&path).unwrap_err().to_string();
     assert!(err.contains("unsupported weight format"), "{err}");
 }
+
+/// A burnpack file carries the SHA-256 of its tensors: a bit flipped anywhere in the data, or
+/// the file cut short, is refused by name instead of loaded as different weights.
+#[test]
+fn corrupted_weight_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.bpk");
+    weights::save(&fresh("msnet-m", 11, 3), "msnet-m", &path).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    assert!(weights::read(&path).is_ok());
+    // A flip in the middle of the data region (the header and metadata are at the start).
+    let mut flipped = good.clone();
+    let middle = good.len() / 2;
+    flipped[middle] ^= 0x10;
+    let bad = dir.path().join("flipped.bpk");
+    std::fs::write(&bad, &flipped).unwrap();
+    let err = weights::read(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("flipped.bpk") && err.contains("checksum"),
+        "{err}"
+    );
+    let err = weights::load(fresh("msnet-m", 11, 4), "msnet-m", &bad)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("corrupted"), "{err}");
+    for keep in [good.len() - 1, good.len() / 3, 40] {
+        let cut = dir.path().join(format!("cut{keep}.bpk"));
+        std::fs::write(&cut, &good[..keep]).unwrap();
+        let err = weights::read(&cut).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("cut{keep}.bpk")) && err.contains("cannot read"),
+            "{err}"
+        );
+    }
+}

@@ -382,7 +382,7 @@ fn the_node_finds_its_installed_parameter_file() {
         std::process::Command::new(lib.join("rtseg"))
             .arg("node")
             .current_dir(&elsewhere)
-            .env("ROS_DOMAIN_ID", "118")
+            .env("ROS_DOMAIN_ID", "121")
             .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
             .output()
             .unwrap()

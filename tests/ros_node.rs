@@ -4,8 +4,10 @@
 //! kept; label_info reaches a late joiner; each kind of malformed frame is dropped, counted in
 //! /diagnostics, and the next good frame is still served.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
@@ -13,7 +15,7 @@ mod common;
 use common::{camvid, init_weights, python_with, rtseg, text};
 
 /// Every test of this file, by the name it passes around; its index picks its DDS domain.
-const TESTS: [&str; 18] = [
+const TESTS: [&str; 19] = [
     "forms",
     "cameras",
     "short_data",
@@ -32,9 +34,10 @@ const TESTS: [&str; 18] = [
     "stock_raw",
     "health",
     "ground",
+    "signals",
 ];
 
-/// A distinct DDS domain per test (100..117), so parallel tests never see each other.
+/// A distinct DDS domain per test (100..118), so parallel tests never see each other.
 fn domain(test: &str) -> String {
     let index = TESTS
         .iter()
@@ -1104,4 +1107,54 @@ fn ground_outputs_reach_rclpy_with_their_metadata() {
     });
     let (frame, log) = ground_exchange(&s, "tf_static", &intrinsics_only, Some(tf));
     check(&frame, &log, &want);
+}
+
+/// SIGTERM (systemd, launch's escalation) and SIGINT (Ctrl-C, launch's first request) stop
+/// the node cleanly: workers joined, the graph left, exit status 0. The time each took is
+/// printed (the fault matrix's target is under 1 s; timing is not asserted in a test).
+#[test]
+fn sigterm_and_sigint_stop_the_node_cleanly() {
+    use std::io::{BufRead, BufReader};
+    let Some(s) = setup() else { return };
+    for signal in ["TERM", "INT"] {
+        let mut node = s.node("signals", &["/cam_signal"]);
+        let child = node.0.as_mut().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut log = String::new();
+        // Up once it announces its domain (the DDS participant starts right after).
+        while !log.contains("on ROS domain") {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "node ended: {log}"
+            );
+            log.push_str(&line);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        let sent = Instant::now();
+        let kill = Command::new("kill")
+            .args(["-s", signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(30),
+                "SIG{signal}: still running"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let took = sent.elapsed();
+        stderr.read_to_string(&mut log).unwrap();
+        eprintln!("SIG{signal}: exited {status} after {took:?}");
+        assert!(status.success(), "SIG{signal}: {status}: {log}");
+        assert!(
+            log.contains("rtseg node /rtseg: stopped"),
+            "SIG{signal}: {log}"
+        );
+        node.0 = None;
+    }
 }

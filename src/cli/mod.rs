@@ -177,13 +177,13 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((h, w))
 }
 
-/// Set by Ctrl-C: training checkpoints and stops at the end of the current step; the node
-/// stops its workers and leaves the graph.
+/// Set by Ctrl-C (SIGINT), SIGTERM or SIGHUP: training checkpoints and stops at the end of
+/// the current step; the node stops its workers and leaves the graph.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 pub fn catch_ctrl_c() {
     if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
-        eprintln!("warning: cannot catch Ctrl-C ({e}); it will kill the process at once");
+        eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}); they will kill the process at once");
     }
 }
 

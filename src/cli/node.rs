@@ -79,7 +79,9 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
         backend_name
     );
     let factory = || backend::open(&config, &source);
+    let name = file.node.fully_qualified();
     rtseg::ros::node::run(file, discovery, &factory, &super::INTERRUPTED)?;
+    eprintln!("rtseg node {name}: stopped");
     Ok(ExitCode::SUCCESS)
 }
 

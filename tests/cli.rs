@@ -407,3 +407,63 @@ fn the_node_finds_its_installed_parameter_file() {
     assert_says(&out, "install/share/rtseg/launch/rtseg.params.yaml");
     assert!(!text(&out).contains("none found"), "{}", text(&out));
 }
+
+/// SIGTERM while `rtseg infer` works through a folder: it stops after the image in
+/// progress, says how far it got, exits 130, and leaves only whole files (no temporary
+/// file, every mask decodes).
+#[test]
+fn sigterm_stops_infer_between_images_with_whole_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    let frame = image::RgbImage::from_fn(128, 96, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    for i in 0..200 {
+        frame.save(inputs.join(format!("f{i:03}.png"))).unwrap();
+    }
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rtseg"))
+        .args(["infer", "--random-init"])
+        .arg(&inputs)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let masks = |out: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(out)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let start = std::time::Instant::now();
+    while masks(&out).len() < 6 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "infer ended before the signal"
+        );
+        assert!(start.elapsed().as_secs() < 120, "no output");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let result = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{log}");
+    assert!(
+        log.contains("interrupted: ") && log.contains("the rest not started"),
+        "{log}"
+    );
+    let files = masks(&out);
+    assert!(
+        files.len() < 600,
+        "all 200 inputs were done before the signal"
+    );
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        assert!(!name.ends_with(".tmp"), "partial file left: {name}");
+        image::open(f).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}

@@ -285,7 +285,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut names = output_names(&found).into_iter();
     let palette = source.label_space.palette();
     let mut failed = 0;
-    for entry in &entries {
+    // SIGINT/SIGTERM stop after the image in progress: every file written is whole.
+    super::catch_ctrl_c();
+    for (done, entry) in entries.iter().enumerate() {
+        if super::interrupted() {
+            eprintln!(
+                "interrupted: {done} of {} inputs done ({failed} failed), the rest not started",
+                entries.len()
+            );
+            return Ok(ExitCode::from(130));
+        }
         let result = match entry {
             Err((path, message)) => Err(format!("{}: {message}", path.display())),
             Ok(path) => {

@@ -304,3 +304,30 @@ fn adamw_runs_through_the_trainer() {
     assert_eq!(train(config, &|_| false).unwrap(), Outcome::Finished);
     assert_eq!(losses(&run).len(), 2);
 }
+
+/// A training file that vanishes mid-run stops the run with an error naming it (a clear
+/// stop, not a skip: a silently shrinking dataset would change the recipe unseen); the last
+/// checkpoint stays whole, and once the file is back the run resumes from it and finishes.
+#[test]
+fn a_vanished_training_file_stops_the_run_and_it_resumes_from_its_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_folder(&data, &[("train", 5), ("val", 1)]);
+    let run = tmp.path().join("run");
+    let label = data.join("annotations/train/002.png");
+    let kept = tmp.path().join("002.png");
+    let config = load(&data, &run, 20, tmp.path());
+    let err = train(config, &|step| {
+        if step == 2 {
+            std::fs::rename(&label, &kept).unwrap();
+        }
+        false
+    })
+    .unwrap_err();
+    let message = format!("{err:#}");
+    assert!(message.contains("002.png"), "{message}");
+    assert!(!run.join("final.bpk").exists());
+    std::fs::rename(&kept, &label).unwrap();
+    assert_eq!(resume(&run, &|_| false).unwrap(), Outcome::Finished);
+    assert!(weights::read(&run.join("final.bpk")).is_ok());
+}

@@ -257,6 +257,9 @@ pub fn ground(
         .lookup(camera, &extrinsics, (width, height))
         .map_err(anyhow::Error::msg)?;
     let table_ms = start.elapsed().as_secs_f64() * 1e3;
+    for doubt in projector.take_doubts() {
+        eprintln!("warning: {doubt}");
+    }
     let mut samples = Vec::with_capacity(iters);
     for i in 0..warmup + iters {
         let start = Instant::now();

@@ -225,8 +225,9 @@ fn body_and_optical_axes_describe_the_same_mount() {
             )
         })
         .collect();
+    // Matrices default to optical axes (kalibr's camera frame).
     let text = format!(
-        "extrinsics:\n  parent_frame: base_link\n  axes: optical\n  T_parent_camera: [{}]\n",
+        "extrinsics:\n  parent_frame: base_link\n  T_parent_camera: [{}]\n",
         rows.join(", ")
     );
     let kalibr = Calibration::parse(&text)
@@ -479,4 +480,60 @@ fn static_transforms_chain_through_the_common_ancestor() {
     // A cycle in what was published ends the climb instead of looping.
     tf.insert("camera_optical", "base_link", Isometry3::identity());
     let _ = tf.lookup("odom", "lidar");
+}
+
+#[test]
+fn kalibr_matrices_either_way_round_and_rounded_by_hand() {
+    use nalgebra::Point3;
+    let pose = calibration().extrinsics.unwrap().camera_to_parent;
+    let rows = |m: nalgebra::Matrix4<f64>, decimals: usize| -> String {
+        let rows: Vec<String> = (0..4)
+            .map(|r| {
+                let row: Vec<String> = (0..4).map(|c| format!("{:.*}", decimals, m[(r, c)])).collect();
+                format!("[{}]", row.join(", "))
+            })
+            .collect();
+        rows.join(", ")
+    };
+    let parse = |key: &str, m: String| {
+        let text = format!("extrinsics:\n  parent_frame: base_link\n  {key}: [{m}]\n");
+        Calibration::parse(&text).map(|c| c.extrinsics.unwrap().camera_to_parent)
+    };
+    let p = Point3::new(0.3, -0.2, 7.0);
+    // kalibr's T_cam_imu: the inverse, given as the camera-from-parent matrix.
+    let reverse = parse("T_camera_parent", rows(pose.inverse().to_homogeneous(), 12)).unwrap();
+    assert!((reverse * p - pose * p).norm() < 1e-9);
+    // Four decimals, as copied by hand: accepted, within the rounding.
+    let rounded = parse("T_parent_camera", rows(pose.to_homogeneous(), 4)).unwrap();
+    assert!((rounded * p - pose * p).norm() < 1e-2, "{}", (rounded * p - pose * p).norm());
+    // Translation and rotation still need their axes named.
+    let text = "extrinsics:\n  parent_frame: base_link\n  translation: [0, 0, 1]\n  rotation: {rpy: [0, 0, 0]}\n";
+    let err = format!("{:#}", Calibration::parse(text).unwrap_err());
+    assert!(err.contains("extrinsics.axes") && err.contains("body"), "{err}");
+}
+
+/// What a file cannot say wrongly is warned about: a camera under the ground, one that sees
+/// no cell (looking up), an image of another aspect ratio; a sound camera gets no warning.
+#[test]
+fn implausible_cameras_are_doubted() {
+    let drivable = drivable_table(LabelSpace::Camvid, &[]).unwrap();
+    let doubts = |translation: &str, rpy: &str, size: (u32, u32)| -> Vec<String> {
+        let text = format!(
+            "extrinsics:\n  parent_frame: base_link\n  axes: body\n  translation: {translation}\n  rotation: {{rpy: {rpy}}}\n"
+        );
+        let pose = Calibration::parse(&text).unwrap().extrinsics.unwrap();
+        let mut projector =
+            GroundProjector::new(GridSpec::default(), ScanSpec::default(), drivable).unwrap();
+        let mask = vec![3u8; (size.0 * size.1) as usize];
+        projector.project(&camera(), &pose, &mask, size, false).unwrap();
+        projector.take_doubts()
+    };
+    let pitch = PITCH_DEG.to_radians();
+    assert!(doubts("[0.8, 0, 1.5]", &format!("[0, {pitch}, 0]"), (W, H)).is_empty());
+    let below = doubts("[0.8, 0, -1.5]", &format!("[0, {pitch}, 0]"), (W, H));
+    assert!(below.iter().any(|d| d.contains("below the ground plane")), "{below:?}");
+    let up = doubts("[0.8, 0, 1.5]", "[0, -0.5, 0]", (W, H));
+    assert!(up.iter().any(|d| d.contains("sees no cell")), "{up:?}");
+    let wide = doubts("[0.8, 0, 1.5]", &format!("[0, {pitch}, 0]"), (1280, 480));
+    assert!(wide.iter().any(|d| d.contains("aspect ratio")), "{wide:?}");
 }

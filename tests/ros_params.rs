@@ -75,7 +75,7 @@ fn parameter_mistakes_are_named() {
                     "calibration_files: [\"\"]",
                     "calibration_files: [a.yaml, b.yaml]",
                 ),
-            "one file per camera (1 cameras, 2 files)",
+            "one file per camera (1 camera(s), 2 file(s))",
         ),
         (
             shipped()

@@ -139,6 +139,9 @@ impl BirdEye {
             .projector
             .project(camera, &self.pose, mask.as_raw(), mask.dimensions(), true)
             .map_err(anyhow::Error::msg)?;
+        for doubt in self.projector.take_doubts() {
+            eprintln!("warning: {name}: {doubt}");
+        }
         let grid = &frame.lookup.grid;
         // map_server's trinary colours: free white, occupied black, unknown grey.
         let drivable = bird_eye_view(grid, &frame.occupancy, |c| match c {

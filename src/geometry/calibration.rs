@@ -2,8 +2,10 @@
 //! `camera_calibration_parsers` reads (`image_width`, `camera_matrix`, `distortion_model`,
 //! `distortion_coefficients`, `rectification_matrix`, `projection_matrix`), plus an
 //! `extrinsics` block placing the camera in the vehicle frame — either translation and
-//! rotation as `static_transform_publisher` takes them, or a 4×4 `T_parent_camera` as kalibr
-//! writes transforms (it maps camera points into the parent frame).
+//! rotation as `static_transform_publisher` takes them, or a 4×4 matrix in kalibr's notation:
+//! `T_parent_camera` maps camera points into the parent frame, `T_camera_parent` the reverse
+//! (kalibr's `T_cam_imu` when the IMU frame is the parent). kalibr's camera frame is the
+//! optical frame, so matrices default to `axes: optical`.
 
 use std::path::Path;
 
@@ -71,12 +73,46 @@ struct Rotation {
 #[serde(deny_unknown_fields)]
 struct ExtrinsicsFile {
     parent_frame: String,
-    axes: Axes,
+    /// Required with `translation`/`rotation`; `optical` by default with a matrix.
+    axes: Option<Axes>,
     /// The camera's position in the parent frame, metres.
     translation: Option<[f64; 3]>,
     rotation: Option<Rotation>,
     #[serde(rename = "T_parent_camera")]
     t_parent_camera: Option<[[f64; 4]; 4]>,
+    #[serde(rename = "T_camera_parent")]
+    t_camera_parent: Option<[[f64; 4]; 4]>,
+}
+
+/// How far from a rotation a matrix's 3×3 may be (‖RᵀR − I‖, |det R − 1|): matrices copied
+/// with four decimals pass; the nearest rotation is used.
+const ROTATION_TOLERANCE: f64 = 1e-3;
+
+/// A 4×4 rigid transform from a file, as an isometry.
+fn rigid(t: &[[f64; 4]; 4], key: &str) -> anyhow::Result<Isometry3<f64>> {
+    let m = Matrix4::from_fn(|r, c| t[r][c]);
+    anyhow::ensure!(
+        m.row(3)
+            .iter()
+            .zip([0.0, 0.0, 0.0, 1.0])
+            .all(|(a, b)| *a == b),
+        "`extrinsics.{key}`: the last row must be [0, 0, 0, 1]"
+    );
+    let r: Matrix3<f64> = m.fixed_view::<3, 3>(0, 0).into();
+    let (off, det) = (
+        (r.transpose() * r - Matrix3::identity()).norm(),
+        r.determinant(),
+    );
+    anyhow::ensure!(
+        off < ROTATION_TOLERANCE && (det - 1.0).abs() < ROTATION_TOLERANCE,
+        "`extrinsics.{key}`: the top-left 3×3 is not a rotation (‖RᵀR − I‖ = {off:.2e}, \
+         det = {det:.6}; both must be within {ROTATION_TOLERANCE:e} of a rotation's)"
+    );
+    let rotation = UnitQuaternion::from_matrix(&r);
+    Ok(Isometry3::from_parts(
+        Translation3::new(m[(0, 3)], m[(1, 3)], m[(2, 3)]),
+        rotation,
+    ))
 }
 
 /// Rotates optical-frame vectors into the body frame: optical x (right) is body -y, optical
@@ -116,6 +152,10 @@ impl File {
         }
         let width = self.image_width.context("`image_width` is missing")?;
         let height = self.image_height.context("`image_height` is missing")?;
+        anyhow::ensure!(
+            width > 0 && height > 0,
+            "`image_width` × `image_height` is {width}×{height}: both must be positive"
+        );
         let k: [f64; 9] = matrix(&self.camera_matrix, "camera_matrix", 3, &[3])?
             .try_into()
             .expect("3×3");
@@ -164,28 +204,11 @@ impl ExtrinsicsFile {
             !self.parent_frame.is_empty(),
             "`extrinsics.parent_frame` is empty"
         );
-        let pose = match (&self.t_parent_camera, &self.translation, &self.rotation) {
-            (Some(t), None, None) => {
-                let m = Matrix4::from_fn(|r, c| t[r][c]);
-                anyhow::ensure!(
-                    m.row(3)
-                        .iter()
-                        .zip([0.0, 0.0, 0.0, 1.0])
-                        .all(|(a, b)| *a == b),
-                    "`extrinsics.T_parent_camera`: the last row must be [0, 0, 0, 1]"
-                );
-                let r: Matrix3<f64> = m.fixed_view::<3, 3>(0, 0).into();
-                let orthonormal = (r.transpose() * r - Matrix3::identity()).norm() < 1e-6
-                    && (r.determinant() - 1.0).abs() < 1e-6;
-                anyhow::ensure!(
-                    orthonormal,
-                    "`extrinsics.T_parent_camera`: the top-left 3×3 is not a rotation"
-                );
-                let rotation =
-                    UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(r));
-                Isometry3::from_parts(Translation3::new(m[(0, 3)], m[(1, 3)], m[(2, 3)]), rotation)
-            }
-            (None, Some(t), Some(rotation)) => {
+        let matrices = (&self.t_parent_camera, &self.t_camera_parent);
+        let pose = match (matrices, &self.translation, &self.rotation) {
+            ((Some(t), None), None, None) => rigid(t, "T_parent_camera")?,
+            ((None, Some(t)), None, None) => rigid(t, "T_camera_parent")?.inverse(),
+            ((None, None), Some(t), Some(rotation)) => {
                 let rotation = match (rotation.rpy, rotation.quaternion) {
                     (Some([roll, pitch, yaw]), None) => {
                         UnitQuaternion::from_euler_angles(roll, pitch, yaw)
@@ -205,11 +228,19 @@ impl ExtrinsicsFile {
                 Isometry3::from_parts(Translation3::from(Vector3::from(*t)), rotation)
             }
             _ => anyhow::bail!(
-                "`extrinsics` needs `translation` and `rotation` (rpy or quaternion), or \
-                 `T_parent_camera` instead of both"
+                "`extrinsics` needs `translation` and `rotation` (rpy or quaternion), or one \
+                 of `T_parent_camera` and `T_camera_parent` instead of both"
             ),
         };
-        let camera_to_parent = match self.axes {
+        let axes = match (self.axes, self.translation.is_some()) {
+            (Some(axes), _) => axes,
+            (None, false) => Axes::Optical,
+            (None, true) => anyhow::bail!(
+                "`extrinsics.axes` is missing: `body` (x forward, y left, z up: the camera as \
+                 mounted) or `optical` (z forward, x right, y down: <camera>_optical_frame)"
+            ),
+        };
+        let camera_to_parent = match axes {
             Axes::Optical => pose,
             Axes::Body => pose * UnitQuaternion::from_rotation_matrix(&optical_to_body()),
         };

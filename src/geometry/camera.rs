@@ -89,7 +89,8 @@ impl Distortion {
             }
             other => Err(format!(
                 "distortion_model {other:?} with non-zero D: rtseg knows plumb_bob, \
-                 rational_polynomial and equidistant"
+                 rational_polynomial and equidistant (OpenCV's fisheye model is ROS's \
+                 equidistant; its radtan is plumb_bob)"
             )),
         }
     }
@@ -193,7 +194,7 @@ impl CameraCalibration {
         let (px, py) = (self.p[0], self.p[5]);
         if self.width == 0 || self.height == 0 {
             return Err(format!(
-                "camera_info size is {}×{}",
+                "camera size is {}×{} (width × height): both must be positive",
                 self.width, self.height
             ));
         }
@@ -247,6 +248,20 @@ impl CameraCalibration {
         out.binning_y = 0;
         out.roi = Roi::default();
         out
+    }
+
+    /// A warning when an image of `width` × `height` has another aspect ratio than the one
+    /// this calibration describes (by more than 1 %): the calibration is then stretched to it,
+    /// which is right for a resize and wrong for a crop or another camera mode.
+    pub fn aspect_doubt(&self, width: u32, height: u32) -> Option<String> {
+        let (w, h) = self.image_size();
+        let ratio = (width as f64 / height.max(1) as f64) / (w as f64 / h.max(1) as f64);
+        ((ratio - 1.0).abs() > 0.01).then(|| {
+            format!(
+                "the image is {width}×{height} but the calibration describes {w}×{h} (another \
+                 aspect ratio): it is stretched to fit; calibrate the camera mode in use"
+            )
+        })
     }
 
     /// The model of the image at `width` × `height` (the image itself, or a mask resized

@@ -226,6 +226,29 @@ impl GroundLookup {
         })
     }
 
+    /// What looks wrong about this camera's view of the grid, for a warning: the camera at or
+    /// below the ground plane, or no cell seen (a camera looking up or backwards, angles in
+    /// degrees where radians belong, a grid behind the camera).
+    pub fn doubts(&self, extrinsics: &Extrinsics) -> Vec<String> {
+        let mut out = Vec::new();
+        let z = extrinsics.camera_to_parent.translation.vector.z;
+        if z <= 0.0 {
+            out.push(format!(
+                "the camera is at z = {z:.2} m in {}, at or below the ground plane: check \
+                 the extrinsics' translation",
+                extrinsics.parent_frame
+            ));
+        }
+        if self.pixel.iter().all(Option::is_none) {
+            out.push(
+                "the camera sees no cell of the grid: check the extrinsics' rotation (radians, \
+                 pitch positive looking down with axes: body) and the grid's ranges"
+                    .into(),
+            );
+        }
+        out
+    }
+
     /// Per cell (row-major), the mask pixel (row-major index) its centre projects to;
     /// `None` where the camera does not see it.
     pub fn pixels(&self) -> &[Option<u32>] {
@@ -306,6 +329,8 @@ pub struct GroundProjector {
     scan: ScanSpec,
     drivable: [bool; 256],
     cached: Option<(CameraKey, Arc<GroundLookup>)>,
+    /// Warnings about the table built last, not yet taken ([`take_doubts`](Self::take_doubts)).
+    doubts: Vec<String>,
 }
 
 /// What a lookup table depends on besides the grid: the camera, its pose, the mask size.
@@ -327,6 +352,7 @@ impl GroundProjector {
             scan,
             drivable,
             cached: None,
+            doubts: Vec::new(),
         })
     }
 
@@ -356,8 +382,16 @@ impl GroundProjector {
         let lookup = Arc::new(GroundLookup::new(
             &camera, extrinsics, self.grid, self.scan,
         )?);
+        self.doubts = lookup.doubts(extrinsics);
+        self.doubts.extend(calibration.aspect_doubt(size.0, size.1));
         self.cached = Some((key, lookup.clone()));
         Ok(lookup)
+    }
+
+    /// What looked wrong when the current table was built (see [`GroundLookup::doubts`] and
+    /// [`CameraCalibration::aspect_doubt`]), once: empty until the camera changes again.
+    pub fn take_doubts(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.doubts)
     }
 
     /// The drivable-area grid, the per-class grid when `classes` and the free-space scan of

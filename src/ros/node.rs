@@ -125,20 +125,16 @@ struct CameraGround {
 }
 
 impl CameraGround {
-    /// Reads the camera's calibration file (`""`: none) and advertises the enabled outputs.
+    /// The ground outputs of a camera with this calibration (read from its file, or empty);
+    /// advertises the enabled outputs.
     fn new(
         node: &mut Node,
         params: &NodeParams,
-        file: &str,
+        calibration: Calibration,
         tf_static: Arc<Mutex<StaticTransforms>>,
         (topics, qos): (&CameraTopics, &QosProfile),
     ) -> anyhow::Result<Self> {
         let g = &params.ground;
-        let calibration = match file.is_empty() {
-            true => Calibration::default(),
-            false => Calibration::load(std::path::Path::new(file))
-                .map_err(|e| anyhow::anyhow!("ground.calibration_files: {e:#}"))?,
-        };
         let drivable = crate::geometry::drivable_table(params.dataset, &g.drivable_classes)
             .map_err(|e| anyhow::anyhow!("ground.drivable_classes: {e}"))?;
         Ok(Self {
@@ -193,7 +189,8 @@ impl CameraGround {
     }
 
     /// Projects a mask and publishes the enabled outputs, stamped with the frame's stamp in
-    /// the pose's parent frame.
+    /// the pose's parent frame; returns what looked wrong about a camera seen for the first
+    /// time (to warn about).
     ///
     /// # Errors
     /// No intrinsics or pose yet, or unusable intrinsics.
@@ -202,7 +199,7 @@ impl CameraGround {
         header: &Header,
         camera_info: Option<CameraInfo>,
         mask: &GrayImage,
-    ) -> Result<(), String> {
+    ) -> Result<Vec<String>, String> {
         let camera_frame = match &camera_info {
             Some(info) if !info.header.frame_id.is_empty() => info.header.frame_id.clone(),
             _ => header.frame_id.clone(),
@@ -236,7 +233,7 @@ impl CameraGround {
         if let Some(publisher) = &self.free_space {
             let _ = publisher.publish(laser_scan(&header, &lookup, ranges));
         }
-        Ok(())
+        Ok(self.projector.take_doubts())
     }
 }
 
@@ -482,11 +479,7 @@ pub fn describe(file: &ParamsFile) -> serde_json::Value {
     if p.use_sim_time {
         subscriptions.push(name("/clock".into()));
     }
-    let pose_from_tf = |file: &String| {
-        file.is_empty()
-            || Calibration::load(std::path::Path::new(file)).is_ok_and(|c| c.extrinsics.is_none())
-    };
-    if g.enabled && g.calibration_files.iter().any(pose_from_tf) {
+    if g.enabled && file.calibrations.iter().any(|c| c.extrinsics.is_none()) {
         subscriptions.push(name("/tf_static".into()));
     }
     if p.publish.label_info {
@@ -519,6 +512,7 @@ pub fn run(
         node: identity,
         params,
         remaps,
+        calibrations,
         ..
     } = file;
     let node_name = identity.name.clone();
@@ -601,7 +595,7 @@ pub fn run(
                 true => Some(Mutex::new(CameraGround::new(
                     &mut node,
                     &params,
-                    &params.ground.calibration_files[index],
+                    calibrations[index].clone(),
                     tf_static.clone(),
                     (&t, &out_qos),
                 )?)),
@@ -986,8 +980,11 @@ fn publish(out: &CameraOutputs, frame: &Ready, seg: Segmentation) {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .publish(header, camera_info, &mask);
-        if let Err(e) = published {
-            out.warn(&e);
+        match published {
+            Ok(doubts) => doubts
+                .iter()
+                .for_each(|d| out.warn(&format!("ground: {d}"))),
+            Err(e) => out.warn(&e),
         }
     }
     if let Some((overlay, publisher)) = overlay.zip(out.color_mask.as_ref())

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::trt_config::TensorRtOptions;
 use crate::backend::{BackendConfig, BackendKind, OrtOptions};
+use crate::geometry::calibration::Calibration;
 use crate::geometry::ground::{GridSpec, ScanSpec};
 use crate::labels::LabelSpace;
 use crate::pipeline::stats::HealthThresholds;
@@ -254,6 +255,27 @@ pub struct ParamsFile {
     pub flat: BTreeMap<String, serde_yaml::Value>,
     /// Topic remapping rules (`-r from:=to`), applied to every topic the node uses.
     pub remaps: Vec<Rule>,
+    /// With `ground.enabled`: each camera's calibration file, read (`""`: an empty one).
+    pub calibrations: Vec<Calibration>,
+}
+
+/// Reads every camera's ground calibration file (none when the ground outputs are off), so a
+/// missing or malformed file stops the node at start, and `--print-params` too.
+///
+/// # Errors
+/// The first file that cannot be read or parsed, with its camera.
+fn load_calibrations(params: &NodeParams) -> anyhow::Result<Vec<Calibration>> {
+    if !params.ground.enabled {
+        return Ok(Vec::new());
+    }
+    let files = params.cameras.iter().zip(&params.ground.calibration_files);
+    files
+        .map(|(camera, file)| match file.is_empty() {
+            true => Ok(Calibration::default()),
+            false => Calibration::load(Path::new(file))
+                .map_err(|e| anyhow::anyhow!("ground.calibration_files ({camera}): {e:#}")),
+        })
+        .collect()
 }
 
 impl NodeParams {
@@ -328,7 +350,7 @@ impl NodeParams {
         if g.enabled {
             if g.calibration_files.len() != self.cameras.len() {
                 return Err(format!(
-                    "ground.calibration_files: one file per camera ({} cameras, {} files)",
+                    "ground.calibration_files: one file per camera ({} camera(s), {} file(s))",
                     self.cameras.len(),
                     g.calibration_files.len()
                 ));
@@ -453,11 +475,13 @@ pub fn resolve(
     params
         .validate()
         .map_err(|e| anyhow::anyhow!("parameters of {fqn} ({shown}): {e}"))?;
+    let calibrations = load_calibrations(&params)?;
     Ok(ParamsFile {
         node: node.clone(),
         params,
         flat,
         remaps: Vec::new(),
+        calibrations,
     })
 }
 

@@ -47,4 +47,16 @@ status=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
      END { printf "total: %d passed, %d failed, %d ignored\n", passed, failed, ignored }' target/test.log
+# The whole suite also soaks the node for 2 minutes (2 cameras at 10 Hz with churn; RSS, file
+# descriptors, threads and stalls judged by scripts/soak.py), after the tests so nothing else
+# loads the machine. Over one judged minute RSS moves by ±2 MiB with no leak, so the bound
+# here (5 MiB/min) catches gross leaks only; the 10-minute run in the README is the finer one.
+if [ $# -eq 0 ]; then
+  set +e
+  .venv/bin/python scripts/soak.py --minutes 2 --rss-slope 5 --domain 58 --report target/soak.json > target/soak.log 2>&1
+  soak=$?
+  set -e
+  grep -A8 '^delivered' target/soak.log || tail -20 target/soak.log
+  if [ "$soak" -ne 0 ] && [ "$status" -eq 0 ]; then status=$soak; fi
+fi
 exit "$status"

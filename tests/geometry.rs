@@ -489,7 +489,9 @@ fn kalibr_matrices_either_way_round_and_rounded_by_hand() {
     let rows = |m: nalgebra::Matrix4<f64>, decimals: usize| -> String {
         let rows: Vec<String> = (0..4)
             .map(|r| {
-                let row: Vec<String> = (0..4).map(|c| format!("{:.*}", decimals, m[(r, c)])).collect();
+                let row: Vec<String> = (0..4)
+                    .map(|c| format!("{:.*}", decimals, m[(r, c)]))
+                    .collect();
                 format!("[{}]", row.join(", "))
             })
             .collect();
@@ -505,11 +507,18 @@ fn kalibr_matrices_either_way_round_and_rounded_by_hand() {
     assert!((reverse * p - pose * p).norm() < 1e-9);
     // Four decimals, as copied by hand: accepted, within the rounding.
     let rounded = parse("T_parent_camera", rows(pose.to_homogeneous(), 4)).unwrap();
-    assert!((rounded * p - pose * p).norm() < 1e-2, "{}", (rounded * p - pose * p).norm());
+    assert!(
+        (rounded * p - pose * p).norm() < 1e-2,
+        "{}",
+        (rounded * p - pose * p).norm()
+    );
     // Translation and rotation still need their axes named.
     let text = "extrinsics:\n  parent_frame: base_link\n  translation: [0, 0, 1]\n  rotation: {rpy: [0, 0, 0]}\n";
     let err = format!("{:#}", Calibration::parse(text).unwrap_err());
-    assert!(err.contains("extrinsics.axes") && err.contains("body"), "{err}");
+    assert!(
+        err.contains("extrinsics.axes") && err.contains("body"),
+        "{err}"
+    );
 }
 
 /// What a file cannot say wrongly is warned about: a camera under the ground, one that sees
@@ -525,13 +534,18 @@ fn implausible_cameras_are_doubted() {
         let mut projector =
             GroundProjector::new(GridSpec::default(), ScanSpec::default(), drivable).unwrap();
         let mask = vec![3u8; (size.0 * size.1) as usize];
-        projector.project(&camera(), &pose, &mask, size, false).unwrap();
+        projector
+            .project(&camera(), &pose, &mask, size, false)
+            .unwrap();
         projector.take_doubts()
     };
     let pitch = PITCH_DEG.to_radians();
     assert!(doubts("[0.8, 0, 1.5]", &format!("[0, {pitch}, 0]"), (W, H)).is_empty());
     let below = doubts("[0.8, 0, -1.5]", &format!("[0, {pitch}, 0]"), (W, H));
-    assert!(below.iter().any(|d| d.contains("below the ground plane")), "{below:?}");
+    assert!(
+        below.iter().any(|d| d.contains("below the ground plane")),
+        "{below:?}"
+    );
     let up = doubts("[0.8, 0, 1.5]", "[0, -0.5, 0]", (W, H));
     assert!(up.iter().any(|d| d.contains("sees no cell")), "{up:?}");
     let wide = doubts("[0.8, 0, 1.5]", &format!("[0, {pitch}, 0]"), (1280, 480));

@@ -15,7 +15,7 @@ mod common;
 use common::{camvid, init_weights, python_with, rtseg, text};
 
 /// Every test of this file, by the name it passes around; its index picks its DDS domain.
-const TESTS: [&str; 19] = [
+const TESTS: [&str; 20] = [
     "forms",
     "cameras",
     "short_data",
@@ -35,9 +35,10 @@ const TESTS: [&str; 19] = [
     "health",
     "ground",
     "signals",
+    "backend_error",
 ];
 
-/// A distinct DDS domain per test (100..118), so parallel tests never see each other.
+/// A distinct DDS domain per test (100..119), so parallel tests never see each other.
 fn domain(test: &str) -> String {
     let index = TESTS
         .iter()
@@ -644,6 +645,18 @@ fn unknown_encoding_is_dropped() {
         "encoding",
         // A depth image: a float encoding rtseg does not segment.
         |s| Some(raw_case(s, "32FC1", 100, 80, 400, 400 * 80)),
+        false,
+    );
+}
+
+/// A frame that decodes but that the backend refuses (32×32, below the networks' 64-pixel
+/// minimum, run at its own size): the worker's error drops that frame, counted and warned
+/// about, and the same worker serves the next frame — the fault matrix's backend error.
+#[test]
+fn a_backend_error_drops_that_frame_and_the_node_serves_on() {
+    rejected_then_served(
+        "backend_error",
+        |s| Some(raw_case(s, "rgb8", 32, 32, 96, 32 * 32 * 3)),
         false,
     );
 }

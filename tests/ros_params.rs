@@ -231,7 +231,7 @@ fn parameters_and_remapping_follow_rcl_as_rclpy_reads_them() {
     let run = Command::new(python)
         .arg(script)
         .arg(&plan_path)
-        .env("ROS_DOMAIN_ID", "119")
+        .env("ROS_DOMAIN_ID", "122")
         .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         .output()
         .unwrap();

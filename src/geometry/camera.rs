@@ -412,10 +412,13 @@ impl MaskRectifier {
         mask: &[u8],
         size: (u32, u32),
     ) -> Result<Vec<u8>, String> {
-        let key = (calibration.clone(), size);
-        if self.camera.as_ref() != Some(&key) {
+        let unchanged = self
+            .camera
+            .as_ref()
+            .is_some_and(|(c, s)| c == calibration && *s == size);
+        if !unchanged {
             self.map = calibration.model(size.0, size.1)?.rectify_nearest();
-            self.camera = Some(key);
+            self.camera = Some((calibration.clone(), size));
         }
         Ok(remap_nearest(mask, &self.map, crate::labels::UNLABELLED))
     }

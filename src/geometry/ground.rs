@@ -334,7 +334,6 @@ pub struct GroundProjector {
 }
 
 /// What a lookup table depends on besides the grid: the camera, its pose, the mask size.
-#[derive(Clone, PartialEq)]
 struct CameraKey {
     calibration: CameraCalibration,
     pose: Extrinsics,
@@ -368,16 +367,19 @@ impl GroundProjector {
         extrinsics: &Extrinsics,
         size: (u32, u32),
     ) -> Result<Arc<GroundLookup>, String> {
+        // Compared in place: a frame of an unchanged camera copies nothing.
+        if let Some((key, lookup)) = &self.cached
+            && key.calibration == *calibration
+            && key.pose == *extrinsics
+            && key.size == size
+        {
+            return Ok(lookup.clone());
+        }
         let key = CameraKey {
             calibration: calibration.clone(),
             pose: extrinsics.clone(),
             size,
         };
-        if let Some((cached, lookup)) = &self.cached
-            && *cached == key
-        {
-            return Ok(lookup.clone());
-        }
         let camera = calibration.model(size.0, size.1)?;
         let lookup = Arc::new(GroundLookup::new(
             &camera, extrinsics, self.grid, self.scan,

@@ -943,11 +943,15 @@ fn publish(out: &CameraOutputs, frame: &Ready, seg: Segmentation) {
             let _ = publisher.publish(scaled);
         }
     }
-    let camera_info = out
-        .camera_info
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    // Only the geometry outputs need the camera; most nodes copy nothing per frame.
+    let camera_info = (out.mask_rect.is_some() || out.ground.is_some())
+        .then(|| {
+            out.camera_info
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
+        .flatten();
     if let Some(publisher) = &out.mask_rect {
         // The ground calibration file's intrinsics stand in until a camera_info arrives.
         let camera = camera_info

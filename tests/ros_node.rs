@@ -122,6 +122,25 @@ impl Setup {
         self.node_with(test, self.params(test, cameras))
     }
 
+    /// The node with the test parameters edited (`from` → `to`, each of which must apply),
+    /// written as `<test>_<tag>.params.yaml`.
+    fn node_edited(
+        &self,
+        test: &str,
+        tag: &str,
+        cameras: &[&str],
+        edits: &[(&str, &str)],
+    ) -> NodeProcess {
+        let mut text = std::fs::read_to_string(self.params(test, cameras)).unwrap();
+        for (from, to) in edits {
+            assert!(text.contains(from), "the test parameters have no {from:?}");
+            text = text.replace(from, to);
+        }
+        let path = self.dir.join(format!("{test}_{tag}.params.yaml"));
+        std::fs::write(&path, text).unwrap();
+        self.node_with(test, path)
+    }
+
     fn node_with(&self, test: &str, params: PathBuf) -> NodeProcess {
         self.node_named(test, params, "rtseg")
     }
@@ -454,13 +473,12 @@ fn the_node_runs_onnx_runtime() {
         onnx.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    let params = std::fs::read_to_string(s.params("ort_backend", &["/cam_test"]))
-        .unwrap()
-        .replace("backend: burn", "backend: ort")
-        .replace("onnx: \"\"", &format!("onnx: \"{}\"", onnx.display()));
-    let params_path = s.dir.join("ort_backend.params.yaml");
-    std::fs::write(&params_path, params).unwrap();
-    let node = s.node_with("ort_backend", params_path);
+    let onnx_param = format!("onnx: \"{}\"", onnx.display());
+    let edits = [
+        ("backend: burn", "backend: ort"),
+        ("onnx: \"\"", onnx_param.as_str()),
+    ];
+    let node = s.node_edited("ort_backend", "ort", &["/cam_test"], &edits);
     let image = image::open(&s.frame).unwrap().to_rgb8();
     let png = std::fs::read(&s.frame).unwrap();
     let frames = vec![
@@ -735,14 +753,12 @@ fn stream_large_masks(
     rate_hz: u32,
 ) -> Option<serde_json::Value> {
     let s = setup()?;
-    let params = std::fs::read_to_string(s.params(test, &["/cam_big"]))
-        .unwrap()
-        .replace("network_size: [0, 0]", "network_size: [64, 112]")
+    let edits = [
+        ("network_size: [0, 0]", "network_size: [64, 112]"),
         // A camera-like stream: best-effort frames, as stream.py sends them.
-        .replace("input_qos: default", "input_qos: sensor_data");
-    let params_path = s.dir.join("large.params.yaml");
-    std::fs::write(&params_path, params).unwrap();
-    let node = s.node_with(test, params_path);
+        ("input_qos: default", "input_qos: sensor_data"),
+    ];
+    let node = s.node_edited(test, "large", &["/cam_big"], &edits);
     let plan = serde_json::json!({
         "camera": "/cam_big", "output_namespace": "segmentation", "topic": topic,
         "frames": 150, "rate_hz": rate_hz, "width": width, "height": height,
@@ -810,13 +826,11 @@ fn large_raw_masks_arrive_with_the_shipped_consumer_profile() {
 fn network_resolution_masks_come_with_a_scaled_camera_info() {
     let Some(s) = setup() else { return };
     let image = image::open(&s.frame).unwrap().to_rgb8();
-    let params = std::fs::read_to_string(s.params("network_resolution", &["/cam_test"]))
-        .unwrap()
-        .replace("network_size: [0, 0]", "network_size: [180, 240]")
-        .replace("mask_resolution: input", "mask_resolution: network");
-    let path = s.dir.join("network.params.yaml");
-    std::fs::write(&path, params).unwrap();
-    let node = s.node_with("network_resolution", path);
+    let edits = [
+        ("network_size: [0, 0]", "network_size: [180, 240]"),
+        ("mask_resolution: input", "mask_resolution: network"),
+    ];
+    let node = s.node_edited("network_resolution", "network", &["/cam_test"], &edits);
     let k = [700.0, 0.0, 240.0, 0.0, 700.0, 180.0, 0.0, 0.0, 1.0];
     let p = [
         700.0, 0.0, 240.0, 0.0, 0.0, 700.0, 180.0, 0.0, 0.0, 0.0, 1.0, 0.0,
@@ -883,12 +897,8 @@ fn network_resolution_masks_come_with_a_scaled_camera_info() {
 fn diagnostics_levels_follow_the_input() {
     let Some(s) = setup() else { return };
     let image = image::open(&s.frame).unwrap().to_rgb8();
-    let params = std::fs::read_to_string(s.params("health", &["/cam_health"]))
-        .unwrap()
-        .replace("input_timeout_s: 2.0", "input_timeout_s: 1.5");
-    let path = s.dir.join("health.params.yaml");
-    std::fs::write(&path, params).unwrap();
-    let node = s.node_with("health", path);
+    let edits = [("input_timeout_s: 2.0", "input_timeout_s: 1.5")];
+    let node = s.node_edited("health", "timeout", &["/cam_health"], &edits);
     let data = s.dir.join("health_frame.bin");
     std::fs::write(&data, image.as_raw()).unwrap();
     let plan = serde_json::json!({
@@ -927,21 +937,17 @@ fn ground_exchange(
     calibration: &Path,
     tf_static: Option<serde_json::Value>,
 ) -> (serde_json::Value, String) {
-    let params = std::fs::read_to_string(s.params("ground", &["/cam_test"]))
-        .unwrap()
-        .replace("      enabled: false", "      enabled: true")
-        .replace(
-            "calibration_files: [\"\"]",
-            &format!(
-                "calibration_files: [{:?}]",
-                calibration.display().to_string()
-            ),
-        )
-        .replace("class_grid: false", "class_grid: true")
-        .replace("mask_rect: false", "mask_rect: true");
-    let path = s.dir.join(format!("ground_{tag}.params.yaml"));
-    std::fs::write(&path, params).unwrap();
-    let node = s.node_with("ground", path);
+    let files = format!(
+        "calibration_files: [{:?}]",
+        calibration.display().to_string()
+    );
+    let edits = [
+        ("      enabled: false", "      enabled: true"),
+        ("calibration_files: [\"\"]", files.as_str()),
+        ("class_grid: false", "class_grid: true"),
+        ("mask_rect: false", "mask_rect: true"),
+    ];
+    let node = s.node_edited("ground", tag, &["/cam_test"], &edits);
     let image = image::open(&s.frame).unwrap().to_rgb8();
     let mut plan = serde_json::json!({
         "camera": "/cam_test", "output_namespace": "segmentation", "ground": true,

@@ -277,20 +277,17 @@ fn parameters_and_remapping_follow_rcl_as_rclpy_reads_them() {
             "{case:?}"
         );
         let resolved = |t: &str| rcl["topics"][t].as_str().unwrap().to_string();
-        let subscriptions = &ours["subscriptions"];
-        let publications = &ours["publications"];
+        let listed = |kind: &str, want: String| {
+            let list = &ours[kind];
+            let found = list.as_array().unwrap().contains(&want.clone().into());
+            assert!(found, "{case:?}: {want} not in {kind} {list}");
+        };
         for want in [
             resolved("/camera/image"),
             format!("{}/compressed", resolved("/camera/image")),
             resolved("/camera/camera_info"),
         ] {
-            assert!(
-                subscriptions
-                    .as_array()
-                    .unwrap()
-                    .contains(&want.clone().into()),
-                "{case:?}: {want} not in {subscriptions}"
-            );
+            listed("subscriptions", want);
         }
         for t in [
             "/camera/segmentation/mask",
@@ -298,14 +295,7 @@ fn parameters_and_remapping_follow_rcl_as_rclpy_reads_them() {
             "~/label_info",
             "/diagnostics",
         ] {
-            let want = resolved(t);
-            assert!(
-                publications
-                    .as_array()
-                    .unwrap()
-                    .contains(&want.clone().into()),
-                "{case:?}: {want} not in {publications}"
-            );
+            listed("publications", resolved(t));
         }
     }
 }

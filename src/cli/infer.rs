@@ -256,16 +256,30 @@ fn process_one(
         .remove(0);
     let (dir, name) = out;
     let paths = ["mask", "palette", "color"].map(|kind| dir.join(format!("{name}_{kind}.png")));
-    save_png(&seg.mask, &paths[0])?;
-    save_indexed_png(&seg.mask, palette, &paths[1])?;
-    if let Some(overlay) = &seg.overlay {
-        save_png(overlay, &paths[2])?;
+    let write = || -> anyhow::Result<Vec<PathBuf>> {
+        save_png(&seg.mask, &paths[0])?;
+        save_indexed_png(&seg.mask, palette, &paths[1])?;
+        if let Some(overlay) = &seg.overlay {
+            save_png(overlay, &paths[2])?;
+        }
+        let mut written = paths.to_vec();
+        if let Some(calibrated) = calibrated {
+            written.extend(calibrated.write(&seg.mask, dir, name)?);
+        }
+        Ok(written)
+    };
+    write().map_err(|e| e.context(OutputFailed))
+}
+
+/// An output file could not be written (a full disk, a read-only folder): unlike a bad input,
+/// it would fail for every image after it, so the batch stops.
+#[derive(Debug)]
+struct OutputFailed;
+
+impl std::fmt::Display for OutputFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cannot write the outputs")
     }
-    let mut written = paths.to_vec();
-    if let Some(calibrated) = calibrated {
-        written.extend(calibrated.write(&seg.mask, dir, name)?);
-    }
-    Ok(written)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -299,7 +313,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(130));
         }
         let result = match entry {
-            Err((path, message)) => Err(format!("{}: {message}", path.display())),
+            Err((path, message)) => Err((format!("{}: {message}", path.display()), false)),
             Ok(path) => {
                 let name = names.next().expect("one name per input");
                 let out = (args.out.as_path(), name.as_str());
@@ -316,14 +330,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         written.iter().map(|p| p.display().to_string()).collect();
                     format!("{} -> {}", path.display(), written.join(" "))
                 })
-                .map_err(|e| format!("{e:#}"))
+                .map_err(|e| (format!("{e:#}"), e.is::<OutputFailed>()))
             }
         };
         match result {
             Ok(line) => println!("{line}"),
-            Err(message) => {
+            Err((message, output_failed)) => {
                 failed += 1;
                 eprintln!("error: {message}");
+                if output_failed {
+                    eprintln!(
+                        "stopped after {done} of {} inputs, the rest not started (every file \
+                         written is whole)",
+                        entries.len()
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
             }
         }
     }

@@ -65,28 +65,39 @@ impl Checkpoint {
         let root = run_dir.join(CHECKPOINTS);
         let name = format!("step-{:08}", state.step);
         let tmp = root.join(format!(".{name}.tmp"));
-        let fail =
-            |what: &str, e: String| anyhow::anyhow!("checkpoint {}: {what}: {e}", tmp.display());
+        let fail = |what: &str, e: String| {
+            anyhow::anyhow!("checkpoint {}: {what}: {e}", root.join(&name).display())
+        };
         let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| fail("create", e.to_string()))?;
-        // BatchNorm running statistics lag one update behind until synced, and a saved record
-        // takes the lagging value; `valid()` syncs the (shared) running state in place.
-        let _ = model.valid();
-        model
-            .clone()
-            .save_file(tmp.join("model.bpk"))
-            .map_err(|e| fail("model", e.to_string()))?;
-        backbone_optim
-            .save(tmp.join("optim_backbone.bpk"))
-            .map_err(|e| fail("optimizer", e.to_string()))?;
-        head_optim
-            .save(tmp.join("optim_head.bpk"))
-            .map_err(|e| fail("optimizer", e.to_string()))?;
-        std::fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(state)?)
-            .map_err(|e| fail("state", e.to_string()))?;
-        let dest = root.join(&name);
-        let _ = std::fs::remove_dir_all(&dest);
-        std::fs::rename(&tmp, &dest).map_err(|e| fail("rename", e.to_string()))?;
+        // A failed write (a full disk, a vanished folder) removes its partial folder, so it
+        // neither fills the disk further nor looks like a checkpoint; `latest` still names
+        // the previous one.
+        let written = (|| -> anyhow::Result<()> {
+            std::fs::create_dir_all(&tmp).map_err(|e| fail("create", e.to_string()))?;
+            // BatchNorm running statistics lag one update behind until synced, and a saved record
+            // takes the lagging value; `valid()` syncs the (shared) running state in place.
+            let _ = model.valid();
+            model
+                .clone()
+                .save_file(tmp.join("model.bpk"))
+                .map_err(|e| fail("model", e.to_string()))?;
+            backbone_optim
+                .save(tmp.join("optim_backbone.bpk"))
+                .map_err(|e| fail("optimizer", e.to_string()))?;
+            head_optim
+                .save(tmp.join("optim_head.bpk"))
+                .map_err(|e| fail("optimizer", e.to_string()))?;
+            std::fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(state)?)
+                .map_err(|e| fail("state", e.to_string()))?;
+            let dest = root.join(&name);
+            let _ = std::fs::remove_dir_all(&dest);
+            std::fs::rename(&tmp, &dest).map_err(|e| fail("rename", e.to_string()))?;
+            Ok(())
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        written?;
         write_atomic(&root.join(LATEST), name.as_bytes())?;
         // Older checkpoints are superseded once `latest` points past them.
         for entry in std::fs::read_dir(&root)?.flatten() {

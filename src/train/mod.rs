@@ -254,11 +254,15 @@ impl Run {
             if eval_due || step == cfg.iterations {
                 self.evaluate_and_keep_best(&progress)?;
             }
-            if step.is_multiple_of(cfg.checkpoint_interval) || step == cfg.iterations {
+            let due = step.is_multiple_of(cfg.checkpoint_interval) || step == cfg.iterations;
+            if due {
                 self.checkpoint()?;
             }
+            // A stop asked for during that checkpoint's write finds it complete: no second one.
             if step < cfg.iterations && stop(step) {
-                self.checkpoint()?;
+                if !due {
+                    self.checkpoint()?;
+                }
                 progress.finish(&format!("interrupted: checkpoint at step {step}"));
                 return Ok(Outcome::Interrupted { step });
             }

@@ -51,8 +51,14 @@ awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
 # descriptors, threads and stalls judged by scripts/soak.py), after the tests so nothing else
 # loads the machine. Over one judged minute RSS moves by ±2 MiB with no leak, so the bound
 # here (5 MiB/min) catches gross leaks only; the 10-minute run in the README is the finer one.
+# It also fuzzes every decoder of outside bytes for 20 s each (scripts/fuzz.sh: libFuzzer,
+# coverage-guided; the build reuses the tests' dependencies): a crash fails the run.
 if [ $# -eq 0 ]; then
   set +e
+  bash scripts/fuzz.sh 20 > target/fuzz.log 2>&1
+  fuzz=$?
+  cat target/fuzz.log
+  if [ "$fuzz" -ne 0 ] && [ "$status" -eq 0 ]; then status=$fuzz; fi
   .venv/bin/python scripts/soak.py --minutes 2 --rss-slope 5 --domain 58 --report target/soak.json > target/soak.log 2>&1
   soak=$?
   set -e

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::geometry::camera::{CameraCalibration, Roi};
+use crate::pipeline::frame::FrameRef;
 
 /// builtin_interfaces/msg/Time
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +31,20 @@ pub struct Image {
     pub step: u32,
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
+}
+
+impl<'a> From<&'a Image> for FrameRef<'a> {
+    /// The message's pixels as the frame decoders read them (borrowed, not copied).
+    fn from(m: &'a Image) -> Self {
+        FrameRef {
+            width: m.width,
+            height: m.height,
+            encoding: &m.encoding,
+            big_endian: m.is_bigendian != 0,
+            step: m.step,
+            data: &m.data,
+        }
+    }
 }
 
 /// sensor_msgs/msg/CompressedImage

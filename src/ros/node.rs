@@ -802,14 +802,7 @@ enum Pixels {
 impl Pixels {
     fn frame(&self) -> FrameRef<'_> {
         match self {
-            Pixels::Raw(m) => FrameRef {
-                width: m.width,
-                height: m.height,
-                encoding: &m.encoding,
-                big_endian: m.is_bigendian != 0,
-                step: m.step,
-                data: &m.data,
-            },
+            Pixels::Raw(m) => FrameRef::from(m),
             Pixels::Decoded(image) => FrameRef::rgb(image),
         }
     }

@@ -7,8 +7,11 @@
 #
 # Seeds come from `examples/fuzz_seeds.rs` (real messages and files; the CDR ones are the
 # bytes tests/ros_cdr.rs checks against rosbags). The grown corpus stays in fuzz/corpus
-# (ignored); a crash is saved to fuzz/artifacts/TARGET/ and fails the run. Prints executions
-# and coverage (libFuzzer's `cov`: edges reached) per target.
+# (ignored); a crash is saved to fuzz/artifacts/TARGET/ and fails the run — replay it with
+# `target/release/TARGET fuzz/artifacts/TARGET/crash-…`, then add it to
+# fuzz/regressions/TARGET/ (replayed by every run) and a test. Prints executions and coverage
+# per target (libFuzzer's `cov`: edges reached in rtseg's own code, which is all that is
+# instrumented, including the dependencies' generic code compiled into it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
@@ -22,6 +25,11 @@ cargo run --quiet --release --locked --features ort,tensorrt --example fuzz_seed
 RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/fuzz_rustc.sh" \
   cargo build --quiet --release --locked -p rtseg-fuzz --bins
 bin=target/release
+# Panics print where they happened; the targets' scratch files stay under target/.
+export RUST_BACKTRACE=1
+export TMPDIR="$PWD/target/fuzz-tmp"
+rm -rf "$TMPDIR"
+mkdir -p "$TMPDIR"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^rtseg-fuzz$')
@@ -32,7 +40,10 @@ for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
   log="target/fuzz-$t.log"
   # 2 GiB RSS cap: an input that makes a decoder allocate past it is a finding, not noise.
-  if ! "$bin/$t" "fuzz/corpus/$t" -max_total_time="$seconds" -rss_limit_mb=2048 \
+  # fuzz/regressions/TARGET: inputs that once crashed rtseg, replayed by every run.
+  regressions=()
+  [ -d "fuzz/regressions/$t" ] && regressions=("fuzz/regressions/$t")
+  if ! "$bin/$t" "fuzz/corpus/$t" "${regressions[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 \
     -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 >"$log" 2>&1; then
     failed=1
     echo "$t: FAILED (see $log and fuzz/artifacts/$t/)"

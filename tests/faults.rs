@@ -140,6 +140,11 @@ cp -r "$DISK/out" "{}"
     );
     let log = text(&out);
     assert!(log.contains("infer exit 1"), "{log}");
+    // The error names the output file that did not fit.
+    assert!(
+        log.contains(&format!("{}/f", disk.join("out").display())),
+        "{log}"
+    );
     assert!(log.contains("No space left on device"), "{log}");
     assert!(log.contains("cannot write the outputs"), "{log}");
     assert!(log.contains("stopped after "), "{log}");
@@ -154,9 +159,10 @@ cp -r "$DISK/out" "{}"
     }
 }
 
-/// SIGTERM while a checkpoint is being written (its temporary folder is on disk): the write
-/// completes, the run stops with status 130 without writing a second one, no temporary
-/// folder stays, and `--resume` continues from that checkpoint to the end.
+/// SIGTERM the moment a checkpoint's temporary folder appears (step K): the write completes,
+/// the run stops with status 130 at step K (no further step trained), no temporary folder
+/// stays, and `--resume` continues from step K to the end. (Whether the signal landed before
+/// the write finished is printed, not asserted: it is a race the test can only make likely.)
 #[test]
 fn sigterm_during_a_checkpoint_completes_it_and_the_run_resumes() {
     let tmp = tempfile::tempdir().unwrap();
@@ -173,27 +179,37 @@ fn sigterm_during_a_checkpoint_completes_it_and_the_run_resumes() {
         .spawn()
         .unwrap();
     let checkpoints = run.join("checkpoints");
-    let writing = || {
+    // The checkpoint being written: the step in its temporary folder's name (`.step-K.tmp`).
+    let writing = || -> Option<u64> {
         std::fs::read_dir(&checkpoints)
-            .map(|d| {
-                d.flatten()
-                    .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .ok()?
+            .flatten()
+            .find_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.strip_prefix(".step-")?
+                    .strip_suffix(".tmp")?
+                    .parse()
+                    .ok()
             })
-            .unwrap_or(false)
     };
     // Past the first checkpoint, then the moment the next one's folder appears.
     let start = Instant::now();
-    while !checkpoints.join("latest").exists() || !writing() {
+    let step = loop {
+        if checkpoints.join("latest").exists()
+            && let Some(step) = writing()
+        {
+            break step;
+        }
         assert!(child.try_wait().unwrap().is_none(), "training ended first");
         assert!(start.elapsed() < Duration::from_secs(300), "no checkpoint");
         std::thread::sleep(Duration::from_micros(200));
-    }
+    };
     let kill = Command::new("kill")
         .args(["-s", "TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
-    let during = writing();
+    let during = writing().is_some();
     let signalled = Instant::now();
     let result = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&result.stderr);
@@ -215,11 +231,12 @@ fn sigterm_during_a_checkpoint_completes_it_and_the_run_resumes() {
         "a temporary checkpoint stayed: {left:?}"
     );
     assert_eq!(left.len(), 2, "latest and one checkpoint: {left:?}");
+    // The run stopped at the checkpoint it was writing: no further step was trained.
     let latest = std::fs::read_to_string(checkpoints.join("latest")).unwrap();
-    let step: u64 = latest.trim().trim_start_matches("step-").parse().unwrap();
+    assert_eq!(latest.trim(), format!("step-{step:08}"));
     assert!(
-        log.contains(&format!("interrupted: checkpoint at step {step}")),
-        "the checkpoint it reports is the one on disk ({latest}): {log}"
+        log.contains(&format!("interrupted: checkpoint at step {step}\n")),
+        "{log}"
     );
     let resumed = common::rtseg(&["train", "--resume", run.to_str().unwrap()]);
     assert!(resumed.status.success(), "{}", text(&resumed));

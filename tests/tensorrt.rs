@@ -416,6 +416,39 @@ mod with_tensorrt {
         );
     }
 
+    /// Found by review, now reached by the `engine_manifest` fuzz target: a manifest whose
+    /// `onnx_sha256` was not a digest crashed `engine check --onnx` (a byte slice past its
+    /// end). The file is kept in fuzz/regressions/ (every fuzz run replays it); it is refused
+    /// by name, with no crash.
+    #[test]
+    fn a_manifest_with_a_malformed_digest_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = dir.path().join("x.plan");
+        std::fs::write(&plan, b"plan").unwrap();
+        std::fs::copy(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/fuzz/regressions/engine_manifest/short-onnx-sha256.json"
+            ),
+            plan.with_extension("json"),
+        )
+        .unwrap();
+        let onnx = dir.path().join("x.onnx");
+        std::fs::write(&onnx, b"onnx").unwrap();
+        let out = rtseg(
+            dir.path(),
+            &[
+                "engine",
+                "check",
+                plan.to_str().unwrap(),
+                "--onnx",
+                onnx.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert_fails_saying(&out, "onnx_sha256 \"abc\" is not a SHA-256");
+    }
+
     #[test]
     fn bad_onnx_files_and_runtimes_are_refused_before_building() {
         let dir = tempfile::tempdir().unwrap();

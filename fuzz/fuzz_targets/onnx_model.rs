@@ -1,5 +1,6 @@
-//! ONNX files as rtseg reads them before serving one (`onnx::inspect`: metadata, inputs,
-//! outputs, opset; then the input spec the ort backend builds from them).
+//! ONNX files as the TensorRT path reads them before building or serving an engine
+//! (`onnx::inspect`: metadata, inputs, outputs, opset), then the input spec an INT8
+//! calibration build takes from them.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

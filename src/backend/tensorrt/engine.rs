@@ -484,7 +484,8 @@ impl Drop for Progress {
 /// Reads a plan's manifest.
 ///
 /// # Errors
-/// No manifest beside the plan, or one that does not parse.
+/// No manifest beside the plan, one that does not parse, or one whose SHA-256 fields are not
+/// SHA-256 digests (a hand-edited or damaged file).
 pub fn read_manifest(plan: &Path) -> anyhow::Result<Manifest> {
     let path = manifest_path(plan);
     let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -493,8 +494,20 @@ pub fn read_manifest(plan: &Path) -> anyhow::Result<Manifest> {
             path.display()
         )
     })?;
-    serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: not an rtseg engine manifest: {e}", path.display()))
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not an rtseg engine manifest: {e}", path.display()))?;
+    let digest = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    for (field, value) in [
+        ("onnx_sha256", &manifest.onnx_sha256),
+        ("plan_sha256", &manifest.plan_sha256),
+    ] {
+        anyhow::ensure!(
+            digest(value),
+            "{}: not an rtseg engine manifest: {field} {value:?} is not a SHA-256 (64 hex digits)",
+            path.display()
+        );
+    }
+    Ok(manifest)
 }
 
 /// What `rtseg engine check` found.
@@ -514,6 +527,62 @@ impl CheckReport {
     }
 }
 
+/// How to rebuild the engine a manifest describes (every failed check says it).
+fn rebuild_hint(manifest: &Manifest) -> String {
+    format!(
+        "rebuild with `rtseg engine build --onnx {} --precision {}`",
+        manifest.onnx_file,
+        manifest.precision.name()
+    )
+}
+
+/// The checks of a plan against its manifest that need neither TensorRT nor a GPU: the plan's
+/// size and SHA-256 (`plan` is its bytes) and, given the ONNX file, the ONNX's SHA-256.
+///
+/// # Errors
+/// An unreadable ONNX file; every mismatch is a failed check.
+pub fn check_files(
+    plan: &[u8],
+    manifest: &Manifest,
+    onnx_file: Option<&Path>,
+) -> anyhow::Result<Vec<(String, Result<(), String>)>> {
+    let rebuild = rebuild_hint(manifest);
+    let mut checks: Vec<(String, Result<(), String>)> = Vec::new();
+    let whole =
+        plan.len() as u64 == manifest.plan_bytes && sha256_bytes(plan) == manifest.plan_sha256;
+    checks.push((
+        "plan file is the one the manifest describes (size, SHA-256)".into(),
+        if whole {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} bytes, SHA-256 differs from the manifest's {} bytes: truncated or replaced; {rebuild}",
+                plan.len(),
+                manifest.plan_bytes
+            ))
+        },
+    ));
+    if let Some(onnx_file) = onnx_file {
+        let sha = crate::io::sha256_file(onnx_file)?;
+        // `get`: a manifest made by hand may hold anything here.
+        let short = manifest
+            .onnx_sha256
+            .get(..12)
+            .unwrap_or(&manifest.onnx_sha256);
+        checks.push((
+            format!("built from {}", onnx_file.display()),
+            if sha == manifest.onnx_sha256 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the plan was built from another ONNX ({short}…); {rebuild}"
+                ))
+            },
+        ));
+    }
+    Ok(checks)
+}
+
 /// Validates a plan against its manifest, the ONNX it claims to come from, the local TensorRT
 /// and the local GPU, then deserializes it where a GPU exists.
 ///
@@ -528,40 +597,8 @@ pub fn check(
     let manifest = read_manifest(plan)?;
     let bytes =
         std::fs::read(plan).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", plan.display()))?;
-    let rebuild = format!(
-        "rebuild with `rtseg engine build --onnx {} --precision {}`",
-        manifest.onnx_file,
-        manifest.precision.name()
-    );
-    let mut checks: Vec<(String, Result<(), String>)> = Vec::new();
-    let whole =
-        bytes.len() as u64 == manifest.plan_bytes && sha256_bytes(&bytes) == manifest.plan_sha256;
-    checks.push((
-        "plan file is the one the manifest describes (size, SHA-256)".into(),
-        if whole {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} bytes, SHA-256 differs from the manifest's {} bytes: truncated or replaced; {rebuild}",
-                bytes.len(),
-                manifest.plan_bytes
-            ))
-        },
-    ));
-    if let Some(onnx_file) = onnx_file {
-        let sha = crate::io::sha256_file(onnx_file)?;
-        checks.push((
-            format!("built from {}", onnx_file.display()),
-            if sha == manifest.onnx_sha256 {
-                Ok(())
-            } else {
-                Err(format!(
-                    "the plan was built from another ONNX ({}…); {rebuild}",
-                    &manifest.onnx_sha256[..12]
-                ))
-            },
-        ));
-    }
+    let rebuild = rebuild_hint(&manifest);
+    let mut checks = check_files(&bytes, &manifest, onnx_file)?;
     let loaded = Library::load(manifest.flavour, library);
     checks.push((
         format!(

@@ -11,30 +11,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{synthetic_folder, text};
-
-/// A training config for msnet-m (one checkpoint ≈ 32 MB: weights plus SGD momentum).
-fn train_config(data: &Path, run: &Path, iterations: u64, checkpoint_interval: u64) -> String {
-    format!(
-        r#"
-model: msnet-m
-dataset: {{format: folder, root: "{}", label_space: camvid}}
-augment: {{crop: [64, 64], scale_range: [1.0, 1.0], flip: false, jitter: 0.0}}
-batch_size: 2
-iterations: {iterations}
-optimizer: {{kind: sgd, lr: 0.01, momentum: 0.9, weight_decay: 0.0001, head_lr_mult: 1.0}}
-schedule: {{power: 0.9, warmup_iters: 0}}
-eval_interval: 0
-checkpoint_interval: {checkpoint_interval}
-log_interval: 1
-seed: 3
-workers: 1
-output_dir: "{}"
-"#,
-        data.display(),
-        run.display()
-    )
-}
+use common::{synthetic_folder, text, train_config};
 
 /// Runs `script` under `sh` in a private mount namespace after mounting a `size` tmpfs on
 /// `$DISK` (= `disk`); `$RTSEG` is the binary. Returns what the script printed.

@@ -8,38 +8,14 @@ use rtseg::train::{Outcome, resume, train};
 use rtseg::weights;
 
 mod common;
-use common::{assert_says, init_weights, rtseg, synthetic_folder, text};
-
-/// A config for msnet-m on the synthetic folder dataset at 64×64.
-fn config_yaml(data: &Path, out: &Path, iterations: u64) -> String {
-    format!(
-        r#"
-model: msnet-m
-dataset: {{format: folder, root: "{}", label_space: camvid}}
-augment: {{crop: [64, 64], scale_range: [0.8, 1.2], flip: true, jitter: 0.1}}
-batch_size: 2
-iterations: {iterations}
-optimizer: {{kind: sgd, lr: 0.02, momentum: 0.9, weight_decay: 0.0001, head_lr_mult: 2.0}}
-schedule: {{power: 0.9, warmup_iters: 2}}
-loss: {{ce: {{ohem: {{thresh: 0.7, min_kept: 512}}}}}}
-eval_interval: 0
-checkpoint_interval: 2
-log_interval: 1
-seed: 5
-workers: 2
-output_dir: "{}"
-"#,
-        data.display(),
-        out.display()
-    )
-}
+use common::{assert_says, init_weights, rtseg, synthetic_folder, text, train_config};
 
 fn load(data: &Path, out: &Path, iterations: u64, dir: &Path) -> TrainConfig {
     let path = dir.join(format!(
         "{}.yaml",
         out.file_name().unwrap().to_string_lossy()
     ));
-    std::fs::write(&path, config_yaml(data, out, iterations)).unwrap();
+    std::fs::write(&path, train_config(data, out, iterations, 2)).unwrap();
     TrainConfig::load(&path, &[]).unwrap()
 }
 
@@ -54,7 +30,7 @@ fn config_file(
     let data = tmp.path().join("data");
     synthetic_folder(&data, &[("train", train_images), ("val", 1)]);
     let run = tmp.path().join("run");
-    let mut yaml = config_yaml(&data, &run, iterations);
+    let mut yaml = train_config(&data, &run, iterations, 2);
     for (from, to) in edits {
         assert!(yaml.contains(from), "config has no {from:?}");
         yaml = yaml.replace(from, to);
@@ -262,7 +238,11 @@ fn shipped_configs_parse_and_validate() {
 fn bench_reports_training_throughput() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("c.yaml");
-    std::fs::write(&path, config_yaml(tmp.path(), &tmp.path().join("run"), 1)).unwrap();
+    std::fs::write(
+        &path,
+        train_config(tmp.path(), &tmp.path().join("run"), 1, 2),
+    )
+    .unwrap();
     let out = rtseg(&[
         "bench",
         "--train-config",

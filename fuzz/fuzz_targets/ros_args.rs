@@ -5,7 +5,12 @@
 use libfuzzer_sys::fuzz_target;
 use rtseg::ros::args::{NodeIdentity, RosArgs, split};
 
-fuzz_target!(|argv: Vec<String>| {
+fuzz_target!(|fuzzed: Vec<String>| {
+    // After `--ros-args`, so every fuzzed word reaches the parser.
+    let argv = ["rtseg", "node", "--ros-args"]
+        .map(String::from)
+        .into_iter()
+        .chain(fuzzed);
     let (_, ros) = split(argv);
     if let Ok(args) = RosArgs::parse(&ros) {
         let node = NodeIdentity::new(

@@ -151,3 +151,28 @@ pub fn python_json_lines(python: &Path, script: &str, args: &[PathBuf]) -> Vec<s
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{script}: {e}: {l}")))
         .collect()
 }
+
+/// A training config for msnet-m on a [`synthetic_folder`] dataset at 64×64 crops (one
+/// checkpoint ≈ 32 MB: weights plus SGD momentum).
+pub fn train_config(data: &Path, out: &Path, iterations: u64, checkpoint_interval: u64) -> String {
+    format!(
+        r#"
+model: msnet-m
+dataset: {{format: folder, root: "{}", label_space: camvid}}
+augment: {{crop: [64, 64], scale_range: [0.8, 1.2], flip: true, jitter: 0.1}}
+batch_size: 2
+iterations: {iterations}
+optimizer: {{kind: sgd, lr: 0.02, momentum: 0.9, weight_decay: 0.0001, head_lr_mult: 2.0}}
+schedule: {{power: 0.9, warmup_iters: 2}}
+loss: {{ce: {{ohem: {{thresh: 0.7, min_kept: 512}}}}}}
+eval_interval: 0
+checkpoint_interval: {checkpoint_interval}
+log_interval: 1
+seed: 5
+workers: 2
+output_dir: "{}"
+"#,
+        data.display(),
+        out.display()
+    )
+}

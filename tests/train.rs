@@ -311,3 +311,54 @@ fn a_vanished_training_file_stops_the_run_and_it_resumes_from_its_checkpoint() {
     assert_eq!(resume(&run, &|_| false).unwrap(), Outcome::Finished);
     assert!(weights::read(&run.join("final.bpk")).is_ok());
 }
+
+/// A run resumes only with the config and data it started with: an edited `config.yaml` is
+/// refused naming each changed key with both values, an added sample naming the split and
+/// both counts, a file rewritten in place as changed contents; once everything is restored the
+/// run resumes and finishes.
+#[test]
+fn resume_refuses_a_run_whose_config_or_data_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_folder(&data, &[("train", 4), ("val", 1)]);
+    let run = tmp.path().join("run");
+    let config = load(&data, &run, 6, tmp.path());
+    let outcome = train(config, &|step| step == 2).unwrap();
+    assert_eq!(outcome, Outcome::Interrupted { step: 2 });
+    let refusal = || format!("{:#}", resume(&run, &|_| false).unwrap_err());
+
+    let config_file = run.join("config.yaml");
+    let original = std::fs::read_to_string(&config_file).unwrap();
+    assert!(original.contains("iterations: 6"), "{original}");
+    std::fs::write(
+        &config_file,
+        original.replace("iterations: 6", "iterations: 9"),
+    )
+    .unwrap();
+    let message = refusal();
+    assert!(message.contains("iterations: 6 → 9"), "{message}");
+    std::fs::write(&config_file, &original).unwrap();
+
+    let image = data.join("images/train/001.png");
+    let label = data.join("annotations/train/001.png");
+    std::fs::copy(&image, data.join("images/train/009.png")).unwrap();
+    std::fs::copy(&label, data.join("annotations/train/009.png")).unwrap();
+    let message = refusal();
+    assert!(
+        message.contains("split `train`: 4 samples then, 5 now"),
+        "{message}"
+    );
+    std::fs::remove_file(data.join("images/train/009.png")).unwrap();
+    std::fs::remove_file(data.join("annotations/train/009.png")).unwrap();
+
+    let bytes = std::fs::read(&label).unwrap();
+    std::fs::copy(data.join("annotations/train/000.png"), &label).unwrap();
+    let message = refusal();
+    assert!(
+        message.contains("split `train`: the same 4 samples, but file contents"),
+        "{message}"
+    );
+    std::fs::write(&label, bytes).unwrap();
+
+    assert_eq!(resume(&run, &|_| false).unwrap(), Outcome::Finished);
+}

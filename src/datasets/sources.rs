@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::io::{LabelPixels, load_label, load_rgb};
+use crate::io::{LabelPixels, load_label, load_rgb, sha256_file};
 use crate::labels::{LabelSpace, UNLABELLED};
 
 /// One image and its label file.
@@ -15,6 +16,14 @@ use crate::labels::{LabelSpace, UNLABELLED};
 pub struct SamplePaths {
     pub image: PathBuf,
     pub label: PathBuf,
+}
+
+/// A split's identity ([`DatasetSource::digest`]): a training run records it when it starts
+/// and `--resume` compares, so a dataset changed under a run is caught.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitDigest {
+    pub samples: usize,
+    pub sha256: String,
 }
 
 /// A decoded sample: RGB image and a label map in train ids (255 = ignore), same size.
@@ -212,6 +221,28 @@ impl DatasetSource {
             );
         }
         Ok(root)
+    }
+
+    /// What a split holds: its sample count and one SHA-256 over every image and label file
+    /// (each file's path under the root and the SHA-256 of its bytes, in list order). Reads
+    /// every file once.
+    ///
+    /// # Errors
+    /// As [`DatasetSource::list`], or a file that cannot be read, naming it.
+    pub fn digest(&self, split: &str) -> anyhow::Result<SplitDigest> {
+        let root = self.root()?;
+        let samples = self.list(split)?;
+        let mut hasher = Sha256::new();
+        for paths in &samples {
+            for file in [&paths.image, &paths.label] {
+                let name = file.strip_prefix(&root).unwrap_or(file);
+                hasher.update(format!("{}\t{}\n", name.display(), sha256_file(file)?));
+            }
+        }
+        Ok(SplitDigest {
+            samples: samples.len(),
+            sha256: format!("{:x}", hasher.finalize()),
+        })
     }
 
     /// Every (image, label) pair of a split, sorted by image path. An image without its label

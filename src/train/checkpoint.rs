@@ -1,10 +1,12 @@
-//! Run-directory files: the resolved config, resumable checkpoints, and the metrics log.
+//! Run-directory files: the resolved config, what the run started from (`run.json`),
+//! resumable checkpoints, and the metrics log.
 //!
 //! A checkpoint is a folder `checkpoints/step-NNNNNNNN/` (model with its parameter ids, both
 //! optimizer states, `state.json`), built under a temporary name and renamed into place; the
 //! `checkpoints/latest` file, itself replaced atomically, names the newest complete one.
 //! A crash at any point therefore leaves the previous checkpoint intact.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,13 +14,120 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::config::TrainConfig;
+use crate::datasets::sources::SplitDigest;
 use crate::io::write_atomic;
 use crate::models::segmentors::Segmentor;
 
 pub const CONFIG_FILE: &str = "config.yaml";
+pub const RUN_FILE: &str = "run.json";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 const CHECKPOINTS: &str = "checkpoints";
 const LATEST: &str = "latest";
+
+/// What a run started from, written once beside `config.yaml`. `--resume` refuses a run whose
+/// `config.yaml` was edited or whose splits changed since: the rest of its schedule would then
+/// train a recipe nobody wrote down, and the weights would match no config.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The resolved config as the run started.
+    pub config: serde_json::Value,
+    /// Per split (train and val): sample count and digest.
+    pub data: BTreeMap<String, SplitDigest>,
+}
+
+impl RunRecord {
+    /// Digests the config's train and val splits (reading every file once).
+    pub fn new(config: &TrainConfig) -> anyhow::Result<Self> {
+        let mut data = BTreeMap::new();
+        for split in [&config.train_split, &config.val_split] {
+            data.insert(split.clone(), config.dataset.digest(split)?);
+        }
+        Ok(Self {
+            config: serde_json::to_value(config)?,
+            data,
+        })
+    }
+
+    pub fn write(&self, run_dir: &Path) -> anyhow::Result<()> {
+        write_atomic(&run_dir.join(RUN_FILE), &serde_json::to_vec_pretty(self)?)
+    }
+
+    /// Checks `config` (the run's `config.yaml` as it is now) and its dataset against the
+    /// record in `run_dir`. A run from before records existed gets one now, with a warning.
+    ///
+    /// # Errors
+    /// Every changed config key (`key: then → now`) or changed split (sample counts, or the
+    /// same count with different contents), or an unreadable record, naming the run.
+    pub fn check(run_dir: &Path, config: &TrainConfig) -> anyhow::Result<()> {
+        let path = run_dir.join(RUN_FILE);
+        let now = Self::new(config)?;
+        if !path.exists() {
+            eprintln!(
+                "warning: {} has no {RUN_FILE} (started by an older rtseg): its config and data \
+                 are recorded as they are now and checked from the next resume on",
+                run_dir.display()
+            );
+            return now.write(run_dir);
+        }
+        let then: Self = std::fs::read(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| Ok(serde_json::from_slice(&bytes)?))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut changes = Vec::new();
+        changed_keys("", &then.config, &now.config, &mut changes);
+        for (split, was) in &then.data {
+            match now.data.get(split) {
+                Some(is) if is.samples != was.samples => changes.push(format!(
+                    "split `{split}`: {} samples then, {} now",
+                    was.samples, is.samples
+                )),
+                Some(is) if is.sha256 != was.sha256 => changes.push(format!(
+                    "split `{split}`: the same {} samples, but file contents or names differ",
+                    is.samples
+                )),
+                Some(_) => {}
+                None => changes.push(format!("split `{split}` is no longer used")),
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "{} cannot be resumed: it changed since the run started:\n  {}\nrestore what \
+             changed, or start a new run (its `init_weights` can be this run's best.bpk)",
+            run_dir.display(),
+            changes.join("\n  ")
+        )
+    }
+}
+
+/// Appends `path: then → now` for every leaf that differs between two config trees.
+fn changed_keys(
+    path: &str,
+    then: &serde_json::Value,
+    now: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (then, now) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<_> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                let absent = Value::Null;
+                let (x, y) = (a.get(key).unwrap_or(&absent), b.get(key).unwrap_or(&absent));
+                changed_keys(&child, x, y, out);
+            }
+        }
+        _ if then != now => out.push(format!("{path}: {then} → {now}")),
+        _ => {}
+    }
+}
 
 /// Loop state saved with every checkpoint.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

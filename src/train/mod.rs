@@ -26,7 +26,7 @@ use crate::models::segmentors::{SegmentationModel, Segmentor, SegmentorConfig};
 use crate::models::{lookup, resolve};
 use crate::pipeline::cpu::CpuSegmenter;
 use crate::weights;
-use checkpoint::{Checkpoint, TrainState};
+use checkpoint::{Checkpoint, RunRecord, TrainState};
 use config::{OptimizerConfig, TrainConfig};
 
 /// How a run ended.
@@ -106,8 +106,7 @@ pub fn train(config: TrainConfig, stop: StopRequest) -> anyhow::Result<Outcome> 
         );
     }
     // Bad data paths fail here, before a run directory exists that would block a retry.
-    config.dataset.list(&config.train_split)?;
-    config.dataset.list(&config.val_split)?;
+    let record = RunRecord::new(&config)?;
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     let device = Device::default().autodiff();
@@ -121,6 +120,7 @@ pub fn train(config: TrainConfig, stop: StopRequest) -> anyhow::Result<Outcome> 
         &dir.join(checkpoint::CONFIG_FILE),
         serde_yaml::to_string(&config)?.as_bytes(),
     )?;
+    record.write(&dir)?;
     let (backbone_optim, head_optim) = optimizers(&config.optimizer);
     let run = Run {
         backbone_optim,
@@ -135,10 +135,12 @@ pub fn train(config: TrainConfig, stop: StopRequest) -> anyhow::Result<Outcome> 
 }
 
 /// Continues the run in `dir` from its latest checkpoint: same step, optimizer state,
-/// data order and schedule.
+/// data order and schedule. Refuses a run whose `config.yaml` or dataset changed since it
+/// started ([`RunRecord::check`]).
 pub fn resume(dir: &Path, stop: StopRequest) -> anyhow::Result<Outcome> {
     let config_path = dir.join(checkpoint::CONFIG_FILE);
     let config = TrainConfig::load(&config_path, &[])?;
+    RunRecord::check(dir, &config)?;
     let device = Device::default().autodiff();
     let model_cfg = model_config(&config)?;
     let fresh = model_cfg.init(&device);

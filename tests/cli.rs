@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{assert_says, camvid, init_weights, rtseg, text};
+use common::{assert_says, camvid, init_weights, rtseg, synthetic_folder, text};
 
 /// `rtseg infer --model msnet-m --weights W INPUT... --out OUT`.
 fn infer(weights: &Path, inputs: &[&Path], out: &Path) -> Output {
@@ -465,5 +465,83 @@ fn sigterm_stops_infer_between_images_with_whole_files() {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         assert!(!name.ends_with(".tmp"), "partial file left: {name}");
         image::open(f).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+/// `rtseg eval --flip --scales`: the report names the augmentation (table and JSON), counts
+/// the same pixels as plain evaluation, draws the confusion PNG, and refuses by name a
+/// backend without class scores, a bad ratio and a ratio that shrinks the input below the
+/// network's minimum side.
+#[test]
+fn eval_with_test_time_augmentation_says_so_and_refuses_what_it_cannot_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic_folder(&data, &[("val", 2)]);
+    let root = tmp.path().join("camvid");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::rename(data.join("images/val"), root.join("val")).unwrap();
+    std::fs::rename(data.join("annotations/val"), root.join("valannot")).unwrap();
+    let eval = |extra: &[&str]| {
+        let base = [
+            "eval",
+            "--random-init",
+            "--dataset",
+            "camvid",
+            "--data-root",
+            root.to_str().unwrap(),
+        ];
+        rtseg(&[&base[..], extra].concat())
+    };
+    let report = |out: &Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", text(out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let pixels = |r: &serde_json::Value| -> u64 {
+        r["confusion"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64().unwrap())
+            .sum()
+    };
+    let png = tmp.path().join("confusion.png");
+    let tta = report(&eval(&[
+        "--flip",
+        "--scales",
+        "1.0,1.25",
+        "--json",
+        "--confusion",
+        png.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        tta["tta"],
+        serde_json::json!({"scales": [1.0, 1.25], "flip": true})
+    );
+    let plain = report(&eval(&["--json"]));
+    assert_eq!(
+        plain["tta"],
+        serde_json::json!({"scales": [1.0], "flip": false})
+    );
+    assert!(pixels(&plain) > 0 && pixels(&tta) == pixels(&plain));
+    assert!(image::open(&png).unwrap().width() > 0);
+
+    let table = eval(&["--flip"]);
+    assert!(table.status.success(), "{}", text(&table));
+    assert_says(
+        &table,
+        "test-time augmentation: scales [1.0] + horizontal flip",
+    );
+
+    for (extra, says) in [
+        (&["--flip", "--backend", "ort"][..], "only the burn backend"),
+        (&["--scales", "0"][..], "TTA scale 0 is not in (0, 4]"),
+        (
+            &["--scales", "0.5"][..],
+            "TTA scale 0.5: network input would be",
+        ),
+    ] {
+        let out = eval(extra);
+        assert!(!out.status.success(), "{extra:?}: {}", text(&out));
+        assert_says(&out, says);
     }
 }

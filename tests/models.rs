@@ -206,3 +206,47 @@ fn model_configs_round_trip_through_yaml() {
         assert_eq!(back, spec.config, "{}", spec.name);
     }
 }
+
+/// Flip TTA averages the probabilities of an image and of its mirror, so its masks commute
+/// with mirroring exactly (the same two network passes, summed in the other order), while
+/// plain inference of an untrained, asymmetric network does not. Two views at scale 1 give
+/// the plain argmax back through the probability path.
+#[test]
+fn flip_tta_commutes_with_mirroring_and_scale_one_views_match_plain_inference() {
+    use rtseg::backend::Tta;
+    use rtseg::backend::burn::BurnRunner;
+    use rtseg::models::card::InputSpec;
+    use rtseg::pipeline::cpu::{HostBatch, TensorRunner};
+
+    let (h, w) = (64, 96);
+    let image: Vec<f32> = (0..3 * h * w)
+        .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 3.0)
+        .collect();
+    let mirrored: Vec<f32> = (0..3 * h * w)
+        .map(|i| {
+            let (plane, x) = (i / w, i % w);
+            image[plane * w + (w - 1 - x)]
+        })
+        .collect();
+    let mirror_ids = |ids: &[u8]| -> Vec<u8> {
+        (0..h * w)
+            .map(|i| ids[(i / w) * w + (w - 1 - i % w)])
+            .collect()
+    };
+    let net = model("msnet-m", 11);
+    let runner = |tta: Tta| {
+        BurnRunner::new(net.clone(), "msnet-m", 11, device()).with_tta(tta, InputSpec::IMAGENET_RGB)
+    };
+    let mut run =
+        |r: &mut BurnRunner, data: &[f32]| r.run(HostBatch::F32(data, [1, 3, h, w])).unwrap();
+    let mut plain = runner(Tta::default());
+    let mut flip = runner(Tta::new(vec![1.0], true).unwrap());
+    let mut twice = runner(Tta::new(vec![1.0, 1.0], false).unwrap());
+
+    let plain_ids = run(&mut plain, &image);
+    assert_ne!(run(&mut plain, &mirrored), mirror_ids(&plain_ids));
+    let flip_ids = run(&mut flip, &image);
+    assert_eq!(run(&mut flip, &mirrored), mirror_ids(&flip_ids));
+    assert_ne!(flip_ids, plain_ids);
+    assert_eq!(run(&mut twice, &image), plain_ids);
+}

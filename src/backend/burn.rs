@@ -3,7 +3,11 @@
 //! pre/post stage.
 
 use burn::prelude::*;
+use burn::tensor::activation::softmax;
 
+use super::Tta;
+use crate::models::card::InputSpec;
+use crate::models::layers::resize;
 use crate::models::segmentors::Segmentor;
 use crate::pipeline::cpu::{HostBatch, TensorRunner};
 use crate::pipeline::{Extent, InputLayout, ModelIo, SegmentError};
@@ -13,6 +17,8 @@ pub struct BurnRunner {
     model: Segmentor,
     device: Device,
     io: ModelIo,
+    /// Test-time augmentation and the input rules its rescaled sizes must keep.
+    tta: Option<(Tta, InputSpec)>,
 }
 
 impl BurnRunner {
@@ -33,13 +39,61 @@ impl BurnRunner {
             model: model.valid(),
             device,
             io,
+            tta: None,
         }
+    }
+
+    /// Reduces averaged probabilities instead of single-pass scores ([`Tta`]); every rescaled
+    /// input must keep `input`'s size rules (the model card's).
+    pub fn with_tta(mut self, tta: Tta, input: InputSpec) -> Self {
+        self.tta = (!tta.is_identity()).then_some((tta, input));
+        self
     }
 
     /// Class scores `[N, K, H, W]` of a normalised `[N, 3, H, W]` batch (what `run` reduces).
     pub fn scores(&self, data: &[f32], shape: [usize; 4]) -> Tensor<4> {
         let input = Tensor::<4>::from_data(TensorData::new(data.to_vec(), shape), &self.device);
         self.model.forward(input)
+    }
+
+    /// Class probabilities `[N, K, H, W]` averaged over `tta`'s views of a normalised
+    /// `[N, 3, H, W]` batch: each view's scores are resized back to `H × W` (bilinear), put
+    /// through softmax and, for a mirrored view, mirrored back (mmsegmentation's
+    /// `SegTTAModel`).
+    ///
+    /// # Errors
+    /// [`SegmentError::Unsupported`] when a scale takes the input outside the network's sizes.
+    fn tta_probabilities(
+        &self,
+        (tta, spec): &(Tta, InputSpec),
+        data: &[f32],
+        shape: [usize; 4],
+    ) -> Result<Tensor<4>, SegmentError> {
+        let [_, _, h, w] = shape;
+        let input = Tensor::<4>::from_data(TensorData::new(data.to_vec(), shape), &self.device);
+        let mut sum: Option<Tensor<4>> = None;
+        for &scale in &tta.scales {
+            let size = [h, w].map(|side| (side as f64 * scale).round() as usize);
+            spec.check_size(size[0] as u32, size[1] as u32)
+                .map_err(|e| SegmentError::Unsupported(format!("TTA scale {scale}: {e}")))?;
+            let scaled = resize(input.clone(), size, false);
+            let mut views = vec![(scaled.clone(), false)];
+            if tta.flip {
+                views.push((scaled.flip([3]), true));
+            }
+            for (x, mirrored) in views {
+                let mut p = softmax(resize(self.model.forward(x), [h, w], false), 1);
+                if mirrored {
+                    p = p.flip([3]);
+                }
+                sum = Some(match sum {
+                    Some(total) => total + p,
+                    None => p,
+                });
+            }
+        }
+        // `Tta::new` refuses an empty scale list.
+        Ok(sum.expect("at least one TTA view"))
     }
 }
 
@@ -54,7 +108,11 @@ impl TensorRunner for BurnRunner {
                 "the burn backend takes normalised f32 input".into(),
             ));
         };
-        let ids = self.scores(data, shape).argmax(1).into_data();
+        let scores = match &self.tta {
+            Some(tta) => self.tta_probabilities(tta, data, shape)?,
+            None => self.scores(data, shape),
+        };
+        let ids = scores.argmax(1).into_data();
         let ids: Vec<i64> =
             ids.convert::<i64>()
                 .try_into_vec()

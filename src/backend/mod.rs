@@ -118,6 +118,57 @@ impl Default for OrtOptions {
     }
 }
 
+/// Test-time augmentation (mmsegmentation's `TestTimeAug`: `img_ratios` and a horizontal
+/// flip): the network runs on the input rescaled by each ratio, and with `flip` on its mirror
+/// too; the class probabilities of every view, brought back to the input's size and
+/// orientation, are averaged before the argmax. Costs one network pass per view. Only the
+/// `burn` backend takes it: the ONNX graphs and TensorRT engines end in ArgMax.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tta {
+    scales: Vec<f64>,
+    flip: bool,
+}
+
+impl Default for Tta {
+    /// One view at scale 1, unflipped: plain inference.
+    fn default() -> Self {
+        Self {
+            scales: vec![1.0],
+            flip: false,
+        }
+    }
+}
+
+impl Tta {
+    /// # Errors
+    /// An empty list, or a ratio that is not a finite number in `(0, 4]`, naming it.
+    pub fn new(scales: Vec<f64>, flip: bool) -> Result<Self, String> {
+        if scales.is_empty() {
+            return Err("give at least one TTA scale, e.g. 0.75,1.0,1.25".into());
+        }
+        if let Some(bad) = scales
+            .iter()
+            .find(|s| !(s.is_finite() && **s > 0.0 && **s <= 4.0))
+        {
+            return Err(format!("TTA scale {bad} is not in (0, 4]"));
+        }
+        Ok(Self { scales, flip })
+    }
+
+    pub fn scales(&self) -> &[f64] {
+        &self.scales
+    }
+
+    pub fn flip(&self) -> bool {
+        self.flip
+    }
+
+    /// Plain inference: one unflipped view at scale 1.
+    pub fn is_identity(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// Which backend, with its settings.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BackendConfig {
@@ -126,6 +177,8 @@ pub struct BackendConfig {
     pub tensorrt: trt_config::TensorRtOptions,
     /// The network size calls will use: TensorRT engines are built for it.
     pub network_size: Option<(u32, u32)>,
+    /// Test-time augmentation (`burn` only).
+    pub tta: Tta,
 }
 
 /// Opens a segmenter for `source` (one per worker thread).
@@ -134,9 +187,20 @@ pub struct BackendConfig {
 /// Missing or mismatched weights; for `ort`, a missing library, ONNX file or execution
 /// provider, or an ONNX made for another model — each named in the message.
 pub fn open(config: &BackendConfig, source: &ModelSource) -> anyhow::Result<Box<dyn Segmenter>> {
+    let tta = !config.tta.is_identity();
     match config.kind {
+        BackendKind::Ort | BackendKind::Tensorrt if tta => anyhow::bail!(
+            "test-time augmentation (--flip, --scales) needs the network's class scores, which \
+             only the burn backend returns (the {} backend's graph ends in ArgMax); use \
+             --backend burn",
+            format!("{:?}", config.kind).to_lowercase()
+        ),
         BackendKind::Auto => {
-            let kind = auto_kind(&config.ort);
+            let kind = if tta {
+                BackendKind::Burn
+            } else {
+                auto_kind(&config.ort)
+            };
             open(
                 &BackendConfig {
                     kind,
@@ -148,13 +212,15 @@ pub fn open(config: &BackendConfig, source: &ModelSource) -> anyhow::Result<Box<
         BackendKind::Burn => {
             let device = Device::default();
             let model = source.build(&device)?;
+            let card = source.card();
             let runner = BurnRunner::new(
                 model,
                 &source.model,
                 source.label_space.num_classes(),
                 device,
-            );
-            Ok(Box::new(CpuSegmenter::new(runner, source.card())))
+            )
+            .with_tta(config.tta.clone(), card.input);
+            Ok(Box::new(CpuSegmenter::new(runner, card)))
         }
         BackendKind::Ort => open_ort(&config.ort, source),
         BackendKind::Tensorrt => open_tensorrt(config, source),

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-use rtseg::backend::{self, BackendConfig, BackendKind, ExecutionProvider, OrtOptions};
+use rtseg::backend::{self, BackendConfig, BackendKind, ExecutionProvider, OrtOptions, Tta};
 use rtseg::bench::{self, BenchReport};
 use rtseg::train::config::TrainConfig;
 
@@ -107,6 +107,7 @@ fn run_here(kind: BackendKind, args: &Args) -> anyhow::Result<BenchReport> {
         },
         tensorrt: args.trt.options(args.batch as u32),
         network_size: Some(args.size),
+        tta: Tta::default(),
     };
     let source = args.model.source()?;
     let mut segmenter = backend::open(&config, &source)?;

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rtseg::backend;
+use rtseg::backend::{self, Tta};
 use rtseg::datasets::sources::{DatasetSource, LabelColors};
 use rtseg::evaluation;
+use rtseg::train::plots::confusion_image;
 
 use super::{BackendArgs, SourceArgs};
 
@@ -33,6 +34,17 @@ pub struct Args {
     /// csEvalPixelLevelSemanticLabeling reads).
     #[arg(long)]
     save_predictions: Option<PathBuf>,
+    /// Test-time augmentation: also run each image mirrored and average the class
+    /// probabilities (burn backend; reported apart from single-scale figures).
+    #[arg(long)]
+    flip: bool,
+    /// Test-time augmentation: run the network at these ratios of its input size and average
+    /// the class probabilities, e.g. 0.75,1.0,1.25 (burn backend).
+    #[arg(long, value_delimiter = ',')]
+    scales: Vec<f64>,
+    /// Also draw the confusion matrix (rows: ground truth, normalised per row) into this PNG.
+    #[arg(long)]
+    confusion: Option<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -40,7 +52,15 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = args.model.source()?;
-    let mut segmenter = backend::open(&args.backend.config(args.size), &source)?;
+    let scales = if args.scales.is_empty() {
+        vec![1.0]
+    } else {
+        args.scales.clone()
+    };
+    let tta = Tta::new(scales, args.flip).map_err(|e| anyhow::anyhow!("--scales: {e}"))?;
+    let mut config = args.backend.config(args.size);
+    config.tta = tta.clone();
+    let mut segmenter = backend::open(&config, &source)?;
     let mut dataset = DatasetSource::for_dataset(source.label_space, args.data_root.clone());
     if args.camvid32_colors {
         let DatasetSource::Camvid { label_colors, .. } = &mut dataset else {
@@ -77,13 +97,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "{}",
             serde_json::json!({"model": source.model, "dataset": space,
                 "backend": segmenter.io().backend, "split": args.split,
+                "tta": {"scales": tta.scales(), "flip": tta.flip()},
                 "classes": space.class_names(), "metrics": metrics, "confusion": matrix.counts})
         );
     } else {
+        if !tta.is_identity() {
+            // TTA figures are not comparable with single-scale ones; the table says which.
+            println!(
+                "test-time augmentation: scales {:?}{}",
+                tta.scales(),
+                if tta.flip() { " + horizontal flip" } else { "" }
+            );
+        }
         print!(
             "{}",
             evaluation::format_table(&metrics, &space.class_names())
         );
+    }
+    // After the figures are out, so a bad path costs the picture and not the evaluation.
+    if let Some(path) = &args.confusion {
+        rtseg::io::save_png(&confusion_image(&matrix.counts, space), path)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rtseg::backend::trt_config::{Flavour, Precision, TensorRtOptions};
-use rtseg::backend::{BackendConfig, BackendKind, ExecutionProvider, OrtOptions};
+use rtseg::backend::{BackendConfig, BackendKind, ExecutionProvider, OrtOptions, Tta};
 use rtseg::labels::LabelSpace;
 use rtseg::models::card::InputSpec;
 use rtseg::source::{ModelSource, Weights};
@@ -156,6 +156,7 @@ impl BackendArgs {
             },
             tensorrt: self.trt.options(1),
             network_size: size,
+            tta: Tta::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::trt_config::TensorRtOptions;
-use crate::backend::{BackendConfig, BackendKind, OrtOptions};
+use crate::backend::{BackendConfig, BackendKind, OrtOptions, Tta};
 use crate::geometry::calibration::Calibration;
 use crate::geometry::ground::{GridSpec, ScanSpec};
 use crate::labels::LabelSpace;
@@ -316,6 +316,7 @@ impl NodeParams {
                 ..self.tensorrt.clone()
             },
             network_size: self.network_size(),
+            tta: Tta::default(),
         }
     }
 

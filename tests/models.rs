@@ -237,8 +237,7 @@ fn flip_tta_commutes_with_mirroring_and_scale_one_views_match_plain_inference() 
     let runner = |tta: Tta| {
         BurnRunner::new(net.clone(), "msnet-m", 11, device()).with_tta(tta, InputSpec::IMAGENET_RGB)
     };
-    let mut run =
-        |r: &mut BurnRunner, data: &[f32]| r.run(HostBatch::F32(data, [1, 3, h, w])).unwrap();
+    let run = |r: &mut BurnRunner, data: &[f32]| r.run(HostBatch::F32(data, [1, 3, h, w])).unwrap();
     let mut plain = runner(Tta::default());
     let mut flip = runner(Tta::new(vec![1.0], true).unwrap());
     let mut twice = runner(Tta::new(vec![1.0, 1.0], false).unwrap());

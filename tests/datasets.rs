@@ -47,6 +47,38 @@ fn camvid_split_lists_and_maps_void_to_ignore() {
     );
 }
 
+/// A split narrowed by sequence: `only` and `except` partition CamVid train by its three
+/// sequences; an unknown prefix is refused listing the ones there are, bad syntax showing the
+/// forms.
+#[test]
+fn a_split_is_narrowed_to_or_away_from_sequences() {
+    let Some(root) = common::camvid() else { return };
+    let source = DatasetSource::Camvid {
+        root: Some(root),
+        label_colors: None,
+    };
+    let held_out = source.list("train:only=0006R0").unwrap();
+    let rest = source.list("train:except=0006R0").unwrap();
+    assert_eq!((held_out.len(), rest.len()), (101, 266));
+    assert!(held_out.iter().all(|s| !rest.contains(s)));
+    assert_eq!(source.list("train:only=0006R0,0001TP").unwrap().len(), 163);
+    let error = |split: &str| format!("{:#}", source.list(split).unwrap_err());
+    let unknown = error("train:only=Seq05VD");
+    assert!(
+        unknown.contains("`Seq05VD`") && unknown.contains("0001TP, 0006R0, 0016E5"),
+        "{unknown}"
+    );
+    for bad in [
+        "train:all=0006R0",
+        "train:only=",
+        "train:except=0006R0,",
+        ":only=0006R0",
+    ] {
+        assert!(error(bad).contains("FOLDER:only=PREFIX"), "{bad}");
+    }
+    assert!(error("train:except=0001TP,0006R0,0016E5").contains("leaves no files"));
+}
+
 #[test]
 fn cityscapes_label_ids_map_to_the_fixture_train_ids() {
     let Some(root) = common::pseudo_cityscapes() else {

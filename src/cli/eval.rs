@@ -17,7 +17,8 @@ pub struct Args {
     model: SourceArgs,
     #[command(flatten)]
     backend: BackendArgs,
-    /// Split folder name (e.g. val, train, test).
+    /// Split folder name (e.g. val, train, test), optionally narrowed by file-name prefix:
+    /// train:only=0006R0, train:except=0006R0 (a CamVid sequence, a Cityscapes city).
     #[arg(long, default_value = "val")]
     split: String,
     /// Dataset root (default: $RTSEG_CAMVID / $RTSEG_CITYSCAPES).

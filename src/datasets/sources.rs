@@ -18,6 +18,27 @@ pub struct SamplePaths {
     pub label: PathBuf,
 }
 
+/// `folder[:only=P,…|:except=P,…]` → the folder and, if narrowed, (keep matches?, prefixes).
+fn parse_split(split: &str) -> anyhow::Result<(&str, Option<(bool, Vec<&str>)>)> {
+    let Some((folder, selection)) = split.split_once(':') else {
+        return Ok((split, None));
+    };
+    let parsed = match selection.split_once('=') {
+        Some(("only", list)) => Some((true, list)),
+        Some(("except", list)) => Some((false, list)),
+        _ => None,
+    };
+    match parsed {
+        Some((keep, list)) if !folder.is_empty() && list.split(',').all(|p| !p.is_empty()) => {
+            Ok((folder, Some((keep, list.split(',').collect()))))
+        }
+        _ => anyhow::bail!(
+            "split `{split}`: write FOLDER, FOLDER:only=PREFIX[,PREFIX…] or \
+             FOLDER:except=PREFIX[,PREFIX…] (e.g. train:except=0006R0)"
+        ),
+    }
+}
+
 /// A split's identity ([`DatasetSource::digest`]): a training run records it when it starts
 /// and `--resume` compares, so a dataset changed under a run is caught.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,7 +268,52 @@ impl DatasetSource {
 
     /// Every (image, label) pair of a split, sorted by image path. An image without its label
     /// is an error naming the image.
+    ///
+    /// `split` is a split folder, optionally narrowed by file-name prefixes — CamVid's
+    /// sequences (`0006R0_f02370.png`), Cityscapes' cities: `train:only=0006R0` keeps those
+    /// files, `train:except=0006R0,0001TP` drops them. That is how a validation set disjoint
+    /// in sequences is cut from a training folder (CamVid's val frames interleave with the
+    /// train frames of their sequence, so val alone flatters a recipe).
+    ///
+    /// # Errors
+    /// A malformed selection, or a prefix that no file of the split starts with (the message
+    /// lists the prefixes there are).
     pub fn list(&self, split: &str) -> anyhow::Result<Vec<SamplePaths>> {
+        let (folder, selection) = parse_split(split)?;
+        let mut samples = self.list_folder(folder)?;
+        if let Some((keep, prefixes)) = selection {
+            let name = |p: &SamplePaths| -> String {
+                p.image
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
+            if let Some(missing) = prefixes
+                .iter()
+                .find(|prefix| !samples.iter().any(|s| name(s).starts_with(*prefix)))
+            {
+                let mut seen: Vec<String> = samples
+                    .iter()
+                    .map(|s| name(s).split('_').next().unwrap_or_default().to_string())
+                    .collect();
+                seen.dedup();
+                let more = if seen.len() > 12 { ", …" } else { "" };
+                seen.truncate(12);
+                anyhow::bail!(
+                    "split `{split}`: no file of `{folder}` starts with `{missing}` (its file \
+                     names start with: {}{more})",
+                    seen.join(", ")
+                );
+            }
+            samples.retain(|s| prefixes.iter().any(|p| name(s).starts_with(p)) == keep);
+            if samples.is_empty() {
+                anyhow::bail!("split `{split}` leaves no files");
+            }
+        }
+        Ok(samples)
+    }
+
+    fn list_folder(&self, split: &str) -> anyhow::Result<Vec<SamplePaths>> {
         let root = self.root()?;
         let (image_dir, label_dir) = match self {
             DatasetSource::Camvid { .. } => (root.join(split), root.join(format!("{split}annot"))),

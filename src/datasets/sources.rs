@@ -18,8 +18,14 @@ pub struct SamplePaths {
     pub label: PathBuf,
 }
 
-/// `folder[:only=P,…|:except=P,…]` → the folder and, if narrowed, (keep matches?, prefixes).
-fn parse_split(split: &str) -> anyhow::Result<(&str, Option<(bool, Vec<&str>)>)> {
+/// Files of a split folder kept (`keep`) or dropped by file-name prefix.
+struct Selection<'a> {
+    keep: bool,
+    prefixes: Vec<&'a str>,
+}
+
+/// `folder[:only=P,…|:except=P,…]` → the folder and its selection, if narrowed.
+fn parse_split(split: &str) -> anyhow::Result<(&str, Option<Selection<'_>>)> {
     let Some((folder, selection)) = split.split_once(':') else {
         return Ok((split, None));
     };
@@ -30,7 +36,8 @@ fn parse_split(split: &str) -> anyhow::Result<(&str, Option<(bool, Vec<&str>)>)>
     };
     match parsed {
         Some((keep, list)) if !folder.is_empty() && list.split(',').all(|p| !p.is_empty()) => {
-            Ok((folder, Some((keep, list.split(',').collect()))))
+            let prefixes = list.split(',').collect();
+            Ok((folder, Some(Selection { keep, prefixes })))
         }
         _ => anyhow::bail!(
             "split `{split}`: write FOLDER, FOLDER:only=PREFIX[,PREFIX…] or \
@@ -281,7 +288,7 @@ impl DatasetSource {
     pub fn list(&self, split: &str) -> anyhow::Result<Vec<SamplePaths>> {
         let (folder, selection) = parse_split(split)?;
         let mut samples = self.list_folder(folder)?;
-        if let Some((keep, prefixes)) = selection {
+        if let Some(Selection { keep, prefixes }) = selection {
             let name = |p: &SamplePaths| -> String {
                 p.image
                     .file_name()

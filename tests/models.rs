@@ -1,6 +1,8 @@
 //! Model zoo: parameter counts against the architecture brief's [EST] figures, MAC counts,
 //! arbitrary input sizes, scale pruning and configuration errors.
 
+use std::path::Path;
+
 use burn::prelude::*;
 use rtseg::models::backbones::darts::{DartsNetworkConfig, Genotype, OpKind};
 use rtseg::models::backbones::mobilenet_v3::MobileNetV3Config;
@@ -10,6 +12,8 @@ use rtseg::models::profile::{count_macs, trainable_params};
 use rtseg::models::segmentors::mfaranet::MfaraNetConfig;
 use rtseg::models::segmentors::{Segmentor, SegmentorConfig};
 use rtseg::models::{lookup, registry};
+
+mod common;
 
 /// The brief counted MFARANet with Cityscapes' 19 classes; the MsNet totals differ by less
 /// than 0.02 % between 11 and 19 classes.
@@ -209,8 +213,10 @@ fn model_configs_round_trip_through_yaml() {
 
 /// Flip TTA averages the probabilities of an image and of its mirror, so its masks commute
 /// with mirroring exactly (the same two network passes, summed in the other order), while
-/// plain inference of an untrained, asymmetric network does not. Two views at scale 1 give
-/// the plain argmax back through the probability path.
+/// plain inference does not. Two views at scale 1 give the plain argmax back through the
+/// probability path. The shipped MsNet-M on a CamVid frame at 96×128: a trained network and a
+/// real street, so the masks hold many classes (an untrained network's are often one class,
+/// which commutes with anything).
 #[test]
 fn flip_tta_commutes_with_mirroring_and_scale_one_views_match_plain_inference() {
     use rtseg::backend::Tta;
@@ -218,31 +224,48 @@ fn flip_tta_commutes_with_mirroring_and_scale_one_views_match_plain_inference() 
     use rtseg::models::card::InputSpec;
     use rtseg::pipeline::cpu::{HostBatch, TensorRunner};
 
-    let (h, w) = (64, 96);
-    let image: Vec<f32> = (0..3 * h * w)
-        .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 3.0)
-        .collect();
-    let mirrored: Vec<f32> = (0..3 * h * w)
-        .map(|i| {
-            let (plane, x) = (i / w, i % w);
-            image[plane * w + (w - 1 - x)]
-        })
-        .collect();
+    let Some(camvid) = common::camvid() else {
+        return;
+    };
+    let (h, w) = (96usize, 128usize);
+    let frame = image::open(camvid.join("val/0016E5_07959.png"))
+        .unwrap()
+        .resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let spec = InputSpec::IMAGENET_RGB;
+    let planes = |mirror: bool| -> Vec<f32> {
+        let mut data = Vec::with_capacity(3 * h * w);
+        for c in 0..3 {
+            for y in 0..h {
+                for x in 0..w {
+                    let sx = if mirror { w - 1 - x } else { x };
+                    let v = frame.get_pixel(sx as u32, y as u32)[c] as f32 / 255.0;
+                    data.push((v - spec.mean[c]) / spec.std[c]);
+                }
+            }
+        }
+        data
+    };
+    let (image, mirrored) = (planes(false), planes(true));
     let mirror_ids = |ids: &[u8]| -> Vec<u8> {
         (0..h * w)
             .map(|i| ids[(i / w) * w + (w - 1 - i % w)])
             .collect()
     };
-    let net = model("msnet-m", 11);
-    let runner = |tta: Tta| {
-        BurnRunner::new(net.clone(), "msnet-m", 11, device()).with_tta(tta, InputSpec::IMAGENET_RGB)
-    };
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/msnet-m_camvid.bpk");
+    let net = rtseg::weights::load(model("msnet-m", 11), "msnet-m", &shipped).unwrap();
+    let runner =
+        |tta: Tta| BurnRunner::new(net.clone(), "msnet-m", 11, device()).with_tta(tta, spec);
     let run = |r: &mut BurnRunner, data: &[f32]| r.run(HostBatch::F32(data, [1, 3, h, w])).unwrap();
     let mut plain = runner(Tta::default());
     let mut flip = runner(Tta::new(vec![1.0], true).unwrap());
     let mut twice = runner(Tta::new(vec![1.0, 1.0], false).unwrap());
 
     let plain_ids = run(&mut plain, &image);
+    let mut classes = plain_ids.clone();
+    classes.sort_unstable();
+    classes.dedup();
+    assert!(classes.len() >= 4, "a street scene: {classes:?}");
     assert_ne!(run(&mut plain, &mirrored), mirror_ids(&plain_ids));
     let flip_ids = run(&mut flip, &image);
     assert_eq!(run(&mut flip, &mirrored), mirror_ids(&flip_ids));

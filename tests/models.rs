@@ -222,7 +222,7 @@ fn flip_tta_commutes_with_mirroring_and_scale_one_views_match_plain_inference() 
     use rtseg::backend::Tta;
     use rtseg::backend::burn::BurnRunner;
     use rtseg::models::card::InputSpec;
-    use rtseg::pipeline::cpu::{HostBatch, TensorRunner};
+    use rtseg::pipeline::cpu::{HostBatch, TensorRunner, normalize_into};
 
     let Some(camvid) = common::camvid() else {
         return;
@@ -233,24 +233,16 @@ fn flip_tta_commutes_with_mirroring_and_scale_one_views_match_plain_inference() 
         .resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle)
         .to_rgb8();
     let spec = InputSpec::IMAGENET_RGB;
-    let planes = |mirror: bool| -> Vec<f32> {
-        let mut data = Vec::with_capacity(3 * h * w);
-        for c in 0..3 {
-            for y in 0..h {
-                for x in 0..w {
-                    let sx = if mirror { w - 1 - x } else { x };
-                    let v = frame.get_pixel(sx as u32, y as u32)[c] as f32 / 255.0;
-                    data.push((v - spec.mean[c]) / spec.std[c]);
-                }
-            }
-        }
+    let planes = |rgb: &image::RgbImage| {
+        let mut data = Vec::new();
+        normalize_into(rgb, &spec, &mut data);
         data
     };
-    let (image, mirrored) = (planes(false), planes(true));
-    let mirror_ids = |ids: &[u8]| -> Vec<u8> {
-        (0..h * w)
-            .map(|i| ids[(i / w) * w + (w - 1 - i % w)])
-            .collect()
+    let image = planes(&frame);
+    let mirrored = planes(&image::imageops::flip_horizontal(&frame));
+    let mirror_ids = |ids: &[u8]| {
+        let mask = image::GrayImage::from_raw(w as u32, h as u32, ids.to_vec()).unwrap();
+        image::imageops::flip_horizontal(&mask).into_raw()
     };
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/msnet-m_camvid.bpk");
     let net = rtseg::weights::load(model("msnet-m", 11), "msnet-m", &shipped).unwrap();

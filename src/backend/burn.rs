@@ -52,8 +52,11 @@ impl BurnRunner {
 
     /// Class scores `[N, K, H, W]` of a normalised `[N, 3, H, W]` batch (what `run` reduces).
     pub fn scores(&self, data: &[f32], shape: [usize; 4]) -> Tensor<4> {
-        let input = Tensor::<4>::from_data(TensorData::new(data.to_vec(), shape), &self.device);
-        self.model.forward(input)
+        self.model.forward(self.input(data, shape))
+    }
+
+    fn input(&self, data: &[f32], shape: [usize; 4]) -> Tensor<4> {
+        Tensor::<4>::from_data(TensorData::new(data.to_vec(), shape), &self.device)
     }
 
     /// Class probabilities `[N, K, H, W]` averaged over `tta`'s views of a normalised
@@ -70,7 +73,7 @@ impl BurnRunner {
         shape: [usize; 4],
     ) -> Result<Tensor<4>, SegmentError> {
         let [_, _, h, w] = shape;
-        let input = Tensor::<4>::from_data(TensorData::new(data.to_vec(), shape), &self.device);
+        let input = self.input(data, shape);
         let mut sum: Option<Tensor<4>> = None;
         for &scale in &tta.scales {
             let size = [h, w].map(|side| (side as f64 * scale).round() as usize);

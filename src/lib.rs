@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod io;
 pub mod labels;
 pub mod models;
+pub mod node;
 pub mod onnx;
 pub mod pipeline;
 pub mod ros;

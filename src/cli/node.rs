@@ -39,10 +39,10 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     let mut file = rtseg::ros::params::resolve(&files, &ros.overrides, &identity)?;
     file.remaps = ros.remaps;
     if args.print_params {
-        println!("{}", rtseg::ros::node::describe(&file));
+        println!("{}", rtseg::node::describe(&file));
         return Ok(ExitCode::SUCCESS);
     }
-    let discovery = rtseg::ros::node::Discovery::from_env()?;
+    let discovery = rtseg::ros::dds::Discovery::from_env()?;
     let source = ModelSource::resolve(
         &file.params.model,
         file.params.dataset,
@@ -80,7 +80,8 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     );
     let factory = || backend::open(&config, &source);
     let name = file.node.fully_qualified();
-    rtseg::ros::node::run(file, discovery, &factory, &super::INTERRUPTED)?;
+    let mut transport = rtseg::ros::dds::DdsTransport::new(&discovery, &file.node)?;
+    rtseg::node::run(file, &mut transport, &factory, &super::INTERRUPTED)?;
     eprintln!("rtseg node {name}: stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -2,8 +2,8 @@
 //! ([`Segmenter`]: borrowed 8-bit camera frames and a fit rule in, masks with timings out), the
 //! CPU pre/post stage that the CPU backends share ([`cpu`]), camera-frame decoding, the
 //! keep-latest hand-off between transport callbacks and inference workers, and the counters
-//! and latency percentiles that diagnostics report. `src/ros` is a thin shell around this, and
-//! `rtseg infer`, `eval` and `bench` call the same boundary.
+//! and latency percentiles that diagnostics report. [`crate::node`] (the node service, over any
+//! transport) is built on this, and `rtseg infer`, `eval` and `bench` call the same boundary.
 
 pub mod autoware;
 pub mod cpu;

@@ -1,8 +1,8 @@
-//! ROS 2 interface of rtseg (DDS through ros2-client/RustDDS): message definitions, the
-//! parameter file, the ROS command-line arguments, and the node shell around the ROS-free
-//! [`crate::pipeline`].
+//! ROS 2 interface of rtseg: the message definitions, the parameter file and the ROS
+//! command-line arguments, which every transport shares, and the DDS transport
+//! (ros2-client/RustDDS) that [`crate::node`] runs over.
 
 pub mod args;
+pub mod dds;
 pub mod msgs;
-pub mod node;
 pub mod params;

@@ -308,3 +308,34 @@ impl Transform {
         })
     }
 }
+
+/// A message type as ROS names it (`<package>/msg/<name>`), which every transport needs: DDS
+/// derives its topic type name from it, rmw_zenoh its key expression.
+pub trait RosMessage: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static {
+    /// The interface package, e.g. `sensor_msgs`.
+    const PACKAGE: &'static str;
+    /// The message's name in its package, e.g. `Image`.
+    const NAME: &'static str;
+}
+
+/// Names the ROS type of each message struct above.
+macro_rules! ros_message {
+    ($($ty:ident: $package:literal),* $(,)?) => {
+        $(impl RosMessage for $ty {
+            const PACKAGE: &'static str = $package;
+            const NAME: &'static str = stringify!($ty);
+        })*
+    };
+}
+
+ros_message! {
+    Image: "sensor_msgs",
+    CompressedImage: "sensor_msgs",
+    CameraInfo: "sensor_msgs",
+    LaserScan: "sensor_msgs",
+    Clock: "rosgraph_msgs",
+    LabelInfo: "vision_msgs",
+    DiagnosticArray: "diagnostic_msgs",
+    OccupancyGrid: "nav_msgs",
+    TFMessage: "tf2_msgs",
+}

@@ -6,3 +6,4 @@ pub mod args;
 pub mod dds;
 pub mod msgs;
 pub mod params;
+pub mod type_hash;

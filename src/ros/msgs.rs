@@ -316,6 +316,11 @@ pub trait RosMessage: Serialize + serde::de::DeserializeOwned + Send + Sync + 's
     const PACKAGE: &'static str;
     /// The message's name in its package, e.g. `Image`.
     const NAME: &'static str;
+
+    /// `package/msg/Name`, as ROS 2 names the type.
+    fn type_name() -> String {
+        format!("{}/msg/{}", Self::PACKAGE, Self::NAME)
+    }
 }
 
 /// Names the ROS type of each message struct above.

@@ -55,6 +55,8 @@ fn main() -> anyhow::Result<()> {
             data: (0..step * rows).map(|i| (i * 37 % 251) as u8).collect(),
         };
         seed("cdr_image", encoding, &cdr_le(&image))?;
+        // The zenoh transport's payload is the same CDR sample.
+        seed("zenoh_sample", encoding, &cdr_le(&image))?;
         if big_endian {
             seed("cdr_image", &format!("{encoding}-cdr-be"), &cdr_be(&image))?;
         }
@@ -72,6 +74,7 @@ fn main() -> anyhow::Result<()> {
             data: bytes,
         };
         seed("cdr_compressed_image", name, &cdr_le(&message))?;
+        seed("zenoh_sample", name, &cdr_le(&message))?;
     }
 
     let calibration_text = std::fs::read_to_string("calibration/example_front.yaml")?;

@@ -18,7 +18,7 @@ seconds=${1:-30}
 shift || true
 eval "$(bash scripts/trt_headers.sh)"
 
-cargo run --quiet --release --locked --features ort,tensorrt --example fuzz_seeds -- fuzz/corpus
+cargo run --quiet --release --locked --features ort,tensorrt,zenoh --example fuzz_seeds -- fuzz/corpus
 
 # Coverage instrumentation for rtseg and the targets only (scripts/fuzz_rustc.sh), in the
 # tests' profile (release) and folder: the dependencies are the tests' artifacts, already built.

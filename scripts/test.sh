@@ -36,13 +36,14 @@ export RTSEG_PSEUDO_CITYSCAPES="${RTSEG_PSEUDO_CITYSCAPES:-$PWD/../shared/data/p
 # TensorRT and TensorRT-RTX headers (Apache-2.0, from the trtx-sys crate in cargo's registry)
 # for the tensorrt feature's shim; the runtime libraries come from the wheels in .venv.
 eval "$(bash scripts/trt_headers.sh)"
-# Release profile: the tests reuse every dependency the README's main job (`cargo run
-# --release`) already built — the features below change no shared dependency's features —
-# instead of compiling them all a second time. Every test binary runs even after a failure
-# (--no-fail-fast), and the run ends with the total over all of them.
+# Release profile with the optional parts the tests cover (ONNX Runtime, the TensorRT shim, the
+# zenoh transport). zenoh turns on features of dependencies the default build shares (tokio,
+# futures-util, syn, …), so this build compiles its own copy of them beside the README's main
+# job (`cargo run --release`); the fuzz build reuses this one. Every test binary runs even
+# after a failure (--no-fail-fast), and the run ends with the total over all of them.
 mkdir -p target
 set +e
-cargo test --release --locked --no-fail-fast --features ort,tensorrt "$@" 2>&1 | tee target/test.log
+cargo test --release --locked --no-fail-fast --features ort,tensorrt,zenoh "$@" 2>&1 | tee target/test.log
 status=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }

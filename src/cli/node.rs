@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use rtseg::backend::{self, BackendKind};
 use rtseg::ros::args::{NodeIdentity, RosArgs};
+use rtseg::ros::params::TransportKind;
 use rtseg::source::ModelSource;
 
 #[derive(clap::Args)]
@@ -22,6 +23,9 @@ pub struct Args {
     #[arg(long)]
     print_params: bool,
 }
+
+/// Refused before the backend loads, when the build has no zenoh transport.
+const NO_ZENOH: &str = "transport: zenoh needs rtseg built with `--features zenoh`";
 
 pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     let ros = RosArgs::parse(ros_args).map_err(anyhow::Error::msg)?;
@@ -43,6 +47,9 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let discovery = rtseg::ros::dds::Discovery::from_env()?;
+    if file.params.transport == TransportKind::Zenoh && !cfg!(feature = "zenoh") {
+        anyhow::bail!(NO_ZENOH);
+    }
     let source = ModelSource::resolve(
         &file.params.model,
         file.params.dataset,
@@ -66,22 +73,36 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     expected_rate(probe.as_mut(), config.network_size, p.workers);
     drop(probe);
     super::catch_ctrl_c();
+    let reach = match p.transport {
+        TransportKind::Dds if discovery.localhost_only => "DDS, localhost only".to_string(),
+        TransportKind::Dds => "DDS".to_string(),
+        TransportKind::Zenoh => format!("zenoh {:?}, connect {:?}", p.zenoh.mode, p.zenoh.connect),
+    };
     eprintln!(
-        "rtseg node {} on ROS domain {}{}: {} camera(s), backend {}",
+        "rtseg node {} on ROS domain {} ({reach}): {} camera(s), backend {}",
         file.node.fully_qualified(),
         discovery.domain_id,
-        if discovery.localhost_only {
-            " (localhost only)"
-        } else {
-            ""
-        },
         p.cameras.len(),
         backend_name
     );
     let factory = || backend::open(&config, &source);
     let name = file.node.fully_qualified();
-    let mut transport = rtseg::ros::dds::DdsTransport::new(&discovery, &file.node)?;
-    rtseg::node::run(file, &mut transport, &factory, &super::INTERRUPTED)?;
+    let stop = &super::INTERRUPTED;
+    match file.params.transport {
+        TransportKind::Dds => {
+            let mut transport = rtseg::ros::dds::DdsTransport::new(&discovery, &file.node)?;
+            rtseg::node::run(file, &mut transport, &factory, stop)?;
+        }
+        #[cfg(feature = "zenoh")]
+        TransportKind::Zenoh => {
+            let domain = discovery.domain_id;
+            let params = &file.params.zenoh;
+            let mut transport = rtseg::ros::zenoh::ZenohTransport::new(params, domain, &file.node)?;
+            rtseg::node::run(file, &mut transport, &factory, stop)?;
+        }
+        #[cfg(not(feature = "zenoh"))]
+        TransportKind::Zenoh => anyhow::bail!(NO_ZENOH),
+    }
     eprintln!("rtseg node {name}: stopped");
     Ok(ExitCode::SUCCESS)
 }

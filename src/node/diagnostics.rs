@@ -9,17 +9,6 @@ use crate::pipeline::stats::Percentiles;
 use crate::ros::msgs::{DiagnosticArray, DiagnosticStatus, Header, KeyValue, Time};
 use crate::ros::params::NodeParams;
 
-/// The system clock as a ROS time.
-pub(super) fn now() -> Time {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Time {
-        sec: since.as_secs() as i32,
-        nanosec: since.subsec_nanos(),
-    }
-}
-
 /// One status per camera: rates, latency percentiles, drop and malformed counts.
 pub(super) fn diagnostics_message(
     params: &NodeParams,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 pub use self::camera::MASK_PNG_FORMAT;
 use self::camera::{Camera, Pending, process};
-use self::diagnostics::{diagnostics_message, now};
+use self::diagnostics::diagnostics_message;
 use self::ground::CameraGround;
 use self::topics::CameraTopics;
 pub use self::topics::describe;
@@ -171,7 +171,7 @@ pub fn run(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .unwrap_or_default(),
-        false => now(),
+        false => Time::now(),
     };
     let diagnostics = advertise_if::<DiagnosticArray>(
         transport,

@@ -13,6 +13,19 @@ pub struct Time {
     pub nanosec: u32,
 }
 
+impl Time {
+    /// The system clock.
+    pub fn now() -> Self {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Time {
+            sec: since.as_secs() as i32,
+            nanosec: since.subsec_nanos(),
+        }
+    }
+}
+
 /// std_msgs/msg/Header
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
@@ -61,6 +74,21 @@ pub struct CompressedImage {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Clock {
     pub clock: Time,
+}
+
+/// rcl_interfaces/msg/Log: one /rosout line. ros2-client publishes the node's over DDS; the
+/// zenoh transport publishes these itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Log {
+    pub stamp: Time,
+    /// 10 debug, 20 info, 30 warn, 40 error, 50 fatal.
+    pub level: u8,
+    /// The logger: the node's name.
+    pub name: String,
+    pub msg: String,
+    pub file: String,
+    pub function: String,
+    pub line: u32,
 }
 
 /// sensor_msgs/msg/RegionOfInterest
@@ -339,6 +367,7 @@ ros_message! {
     CameraInfo: "sensor_msgs",
     LaserScan: "sensor_msgs",
     Clock: "rosgraph_msgs",
+    Log: "rcl_interfaces",
     LabelInfo: "vision_msgs",
     DiagnosticArray: "diagnostic_msgs",
     OccupancyGrid: "nav_msgs",

@@ -26,6 +26,62 @@ pub enum QosPreset {
     Default,
 }
 
+/// The middleware the node speaks ROS 2 over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// DDS (RTPS) through ros2-client/RustDDS, as rmw_fastrtps and rmw_cyclonedds speak it.
+    #[default]
+    Dds,
+    /// Zenoh as rmw_zenoh_cpp speaks it (built with `--features zenoh`).
+    Zenoh,
+}
+
+/// How a zenoh session joins: its mode, the router it connects to, where a peer listens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZenohMode {
+    /// Connects to the router for discovery, then talks to other peers directly
+    /// (rmw_zenoh's default).
+    #[default]
+    Peer,
+    /// Everything goes through the router (one connection; for constrained links).
+    Client,
+}
+
+/// The zenoh session (with `transport: zenoh`); the defaults are rmw_zenoh_cpp's session
+/// defaults: a peer that connects to a router on this machine and listens on loopback.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZenohParams {
+    #[serde(default)]
+    pub mode: ZenohMode,
+    /// Router endpoints to connect to (`zenohd`'s `tcp/<host>:7447`).
+    #[serde(default = "zenoh_router")]
+    pub connect: Vec<String>,
+    /// Endpoints a peer listens on for other peers (`tcp/<address>:0` picks a port).
+    #[serde(default = "zenoh_listen")]
+    pub listen: Vec<String>,
+}
+
+fn zenoh_router() -> Vec<String> {
+    vec!["tcp/localhost:7447".into()]
+}
+
+fn zenoh_listen() -> Vec<String> {
+    vec!["tcp/localhost:0".into()]
+}
+
+impl Default for ZenohParams {
+    fn default() -> Self {
+        Self {
+            mode: ZenohMode::Peer,
+            connect: zenoh_router(),
+            listen: zenoh_listen(),
+        }
+    }
+}
+
 /// Which outputs to publish.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,6 +208,12 @@ pub struct NodeParams {
     /// every ROS 2 node does with this parameter; mask stamps are always the frame's.
     #[serde(default)]
     pub use_sim_time: bool,
+    /// The middleware: `dds` or `zenoh` (rmw_zenoh's wire format).
+    #[serde(default)]
+    pub transport: TransportKind,
+    /// The zenoh session, with `transport: zenoh`.
+    #[serde(default)]
+    pub zenoh: ZenohParams,
     /// Camera namespaces; each provides `image`, `image/compressed` and `camera_info`.
     pub cameras: Vec<String>,
     /// Outputs go to `<camera>/<output_namespace>/…`.
@@ -345,6 +407,15 @@ impl NodeParams {
             return Err(format!(
                 "output_deadline_ms {} must be 0 (none) or at most 60000",
                 self.output_deadline_ms
+            ));
+        }
+        let z = &self.zenoh;
+        if z.mode == ZenohMode::Client && z.connect.is_empty() {
+            return Err("zenoh.connect: a client needs a router endpoint".into());
+        }
+        if let Some(bad) = z.connect.iter().chain(&z.listen).find(|e| !e.contains('/')) {
+            return Err(format!(
+                "zenoh endpoint {bad:?} is not <protocol>/<address> (e.g. tcp/localhost:7447)"
             ));
         }
         let g = &self.ground;

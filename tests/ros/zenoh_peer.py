@@ -16,7 +16,6 @@ expression and attachment.
 
 import json
 import os
-import struct
 import sys
 import threading
 import time
@@ -24,7 +23,7 @@ import traceback
 
 import numpy
 import zenoh
-from rosbags.typesys import Stores, get_typestore
+from zenoh_wire import attachment, data_key, open_router, store
 
 def fail_fast(kind, value, trace):
     traceback.print_exception(kind, value, trace)
@@ -34,29 +33,17 @@ def fail_fast(kind, value, trace):
 sys.excepthook = fail_fast
 plan = json.load(open(sys.argv[1]))
 report_path = sys.argv[2]
-store = get_typestore(Stores.ROS2_JAZZY)
 Image = store.types["sensor_msgs/msg/Image"]
 CompressedImage = store.types["sensor_msgs/msg/CompressedImage"]
 Header = store.types["std_msgs/msg/Header"]
 Time = store.types["builtin_interfaces/msg/Time"]
 
 
-def wire(type_name):
-    """The type segment and hash of a data key expression, from rosbags."""
-    package, _, name = type_name.split("/")
-    return f"{package}::msg::dds_::{name}_", store.hash_rihs01(type_name)
-
-
 def key(topic, type_name):
-    dds_type, type_hash = wire(type_name)
-    return f"{plan['domain']}/{topic.lstrip('/')}/{dds_type}/{type_hash}"
+    return data_key(plan["domain"], topic, type_name)
 
 
-config = zenoh.Config()
-config.insert_json5("mode", '"router"')
-config.insert_json5("listen/endpoints", json.dumps([plan["endpoint"]]))
-config.insert_json5("scouting/multicast/enabled", "false")
-session = zenoh.open(config)
+session = open_router(plan["endpoint"])
 
 lock = threading.Lock()
 tokens = []
@@ -102,7 +89,6 @@ while time.monotonic() < deadline:
             break
     time.sleep(0.05)
 
-gid = bytes(range(16))
 sequence = 0
 received = {}
 for frame in plan["frames"]:
@@ -123,8 +109,7 @@ for frame in plan["frames"]:
             if "Image" in got and "CompressedImage" in got:
                 break
         sequence += 1
-        attachment = struct.pack("<qqB", sequence, time.time_ns(), 16) + gid
-        session.put(key(topic, type_name), payload, attachment=attachment)
+        session.put(key(topic, type_name), payload, attachment=attachment(sequence))
         time.sleep(0.5)
     with lock:
         got = masks.get(frame["frame_id"], {})

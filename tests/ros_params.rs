@@ -91,6 +91,22 @@ fn parameter_mistakes_are_named() {
                 .replace("resolution: 0.15", "resolution: 0.0"),
             "ground.grid: grid resolution 0",
         ),
+        (
+            shipped().replace("tcp/localhost:7447", "localhost:7447"),
+            "zenoh.connect: \"localhost:7447\" is not tcp/<host>:<port>",
+        ),
+        (
+            shipped().replace("tcp/localhost:0", "udp/localhost:0"),
+            "zenoh.listen: \"udp/localhost:0\" is not tcp/<host>:<port>",
+        ),
+        (
+            shipped().replace("tcp/localhost:7447", "tcp/127.0.0.1"),
+            "zenoh.connect: \"tcp/127.0.0.1\"",
+        ),
+        (
+            shipped().replace("transport: dds", "transport: zenohh"),
+            "zenohh",
+        ),
         ("rtseg:\n  model: x\n".to_string(), "ros__parameters"),
         (
             shipped().replace("    workers: 2", "    workers: 2\n    wrokers: 2"),

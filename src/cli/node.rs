@@ -73,31 +73,33 @@ pub fn run(args: Args, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     expected_rate(probe.as_mut(), config.network_size, p.workers);
     drop(probe);
     super::catch_ctrl_c();
-    let reach = match p.transport {
-        TransportKind::Dds if discovery.localhost_only => "DDS, localhost only".to_string(),
-        TransportKind::Dds => "DDS".to_string(),
-        TransportKind::Zenoh => format!("zenoh {:?}, connect {:?}", p.zenoh.mode, p.zenoh.connect),
+    // Announced once the transport is up, so a node that cannot reach its network never
+    // says it runs.
+    let announce = |reach: &str| {
+        eprintln!(
+            "rtseg node {} on ROS domain {} ({reach}): {} camera(s), backend {backend_name}",
+            file.node.fully_qualified(),
+            discovery.domain_id,
+            file.params.cameras.len(),
+        )
     };
-    eprintln!(
-        "rtseg node {} on ROS domain {} ({reach}): {} camera(s), backend {}",
-        file.node.fully_qualified(),
-        discovery.domain_id,
-        p.cameras.len(),
-        backend_name
-    );
     let factory = || backend::open(&config, &source);
     let name = file.node.fully_qualified();
     let stop = &super::INTERRUPTED;
     match file.params.transport {
         TransportKind::Dds => {
             let mut transport = rtseg::ros::dds::DdsTransport::new(&discovery, &file.node)?;
+            announce(match discovery.localhost_only {
+                true => "DDS, localhost only",
+                false => "DDS",
+            });
             rtseg::node::run(file, &mut transport, &factory, stop)?;
         }
         #[cfg(feature = "zenoh")]
         TransportKind::Zenoh => {
-            let domain = discovery.domain_id;
-            let params = &file.params.zenoh;
-            let mut transport = rtseg::ros::zenoh::ZenohTransport::new(params, domain, &file.node)?;
+            let (domain, z) = (discovery.domain_id, &file.params.zenoh);
+            let mut transport = rtseg::ros::zenoh::ZenohTransport::new(z, domain, &file.node)?;
+            announce(&format!("zenoh {}, connect {:?}", z.mode.name(), z.connect));
             rtseg::node::run(file, &mut transport, &factory, stop)?;
         }
         #[cfg(not(feature = "zenoh"))]

@@ -64,6 +64,24 @@ pub struct ZenohParams {
     pub listen: Vec<String>,
 }
 
+impl ZenohMode {
+    /// The mode as the parameter file and zenoh's configuration spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ZenohMode::Peer => "peer",
+            ZenohMode::Client => "client",
+        }
+    }
+}
+
+/// A TCP endpoint `tcp/<host>:<port>` (the only link this build has).
+fn tcp_endpoint(endpoint: &str) -> bool {
+    endpoint
+        .strip_prefix("tcp/")
+        .and_then(|address| address.rsplit_once(':'))
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
 fn zenoh_router() -> Vec<String> {
     vec!["tcp/localhost:7447".into()]
 }
@@ -413,10 +431,13 @@ impl NodeParams {
         if z.mode == ZenohMode::Client && z.connect.is_empty() {
             return Err("zenoh.connect: a client needs a router endpoint".into());
         }
-        if let Some(bad) = z.connect.iter().chain(&z.listen).find(|e| !e.contains('/')) {
-            return Err(format!(
-                "zenoh endpoint {bad:?} is not <protocol>/<address> (e.g. tcp/localhost:7447)"
-            ));
+        for (key, endpoints) in [("connect", &z.connect), ("listen", &z.listen)] {
+            if let Some(bad) = endpoints.iter().find(|e| !tcp_endpoint(e)) {
+                return Err(format!(
+                    "zenoh.{key}: {bad:?} is not tcp/<host>:<port> (e.g. tcp/localhost:7447; \
+                     this build has zenoh's TCP link only)"
+                ));
+            }
         }
         let g = &self.ground;
         if g.enabled {

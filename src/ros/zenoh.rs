@@ -158,10 +158,7 @@ impl ZenohTransport {
     pub fn new(params: &ZenohParams, domain: u16, identity: &NodeIdentity) -> anyhow::Result<Self> {
         let mut config = ::zenoh::Config::default();
         let json = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
-        let mode = match params.mode {
-            ZenohMode::Peer => "peer",
-            ZenohMode::Client => "client",
-        };
+        let mode = params.mode.name();
         let set = |config: &mut ::zenoh::Config, key: &str, value: String| {
             config
                 .insert_json5(key, &value)
@@ -175,11 +172,25 @@ impl ZenohTransport {
         // rmw_zenoh's default: discovery through the router, never multicast on the LAN.
         set(&mut config, "scouting/multicast/enabled", "false".into())?;
         let session = ::zenoh::open(config).wait().map_err(|e| {
+            // zenoh's messages end with the source file and line they came from: not the user's.
+            let message = e.to_string();
+            let message = message.split(" at /").next().unwrap_or_default().trim_end();
             anyhow::anyhow!(
-                "cannot open a zenoh session ({mode}, connect {:?}): {e}",
+                "cannot open a zenoh session ({mode}, connect {:?}): {message}; is a zenoh \
+                 router running there (zenohd, or `ros2 run rmw_zenoh_cpp rmw_zenohd`)?",
                 params.connect
             )
         })?;
+        // A peer opens without a router and keeps trying in the background: say so, since
+        // nothing flows until one is reached.
+        let routers = session.info().routers_zid().wait().count();
+        if params.mode == ZenohMode::Peer && routers == 0 {
+            eprintln!(
+                "warning: no zenoh router reached at {:?} yet; the node keeps trying (start \
+                 zenohd, or `ros2 run rmw_zenoh_cpp rmw_zenohd`, there)",
+                params.connect
+            );
+        }
         let zid = session.zid().to_string();
         let token_prefix = format!("@ros2_lv/{domain}/{zid}/0");
         let node_names = format!("%/{}/{}", mangle(&identity.namespace), identity.name);

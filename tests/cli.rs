@@ -38,6 +38,8 @@ fn models_lists_every_registered_model_with_counts() {
         "msnet-m             3.992M           0.06  camvid ",
         "msnet-anas          1.381M ",
         "mfaranet           12.991M ",
+        "bisenet-r18        13.423M           0.23  - ",
+        "aaffnet             0.937M           0.03  - ",
     ] {
         assert!(listing.contains(line), "{line:?} not in\n{listing}");
     }

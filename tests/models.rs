@@ -6,7 +6,8 @@ use std::path::Path;
 use burn::prelude::*;
 use rtseg::models::backbones::darts::{DartsNetworkConfig, Genotype, OpKind};
 use rtseg::models::backbones::mobilenet_v3::MobileNetV3Config;
-use rtseg::models::backbones::resnet::ResNetDeepStemConfig;
+use rtseg::models::backbones::resnet::ResNetConfig;
+use rtseg::models::backbones::xception::Xception39Config;
 use rtseg::models::decoders::mfma::MasgFusion;
 use rtseg::models::profile::{count_macs, trainable_params};
 use rtseg::models::segmentors::mfaranet::MfaraNetConfig;
@@ -48,10 +49,56 @@ fn encoder_parameter_counts_match_reference_implementations() {
         trainable_params(&MobileNetV3Config::new().init(&device())),
         2_971_952
     );
-    let resnet = trainable_params(&ResNetDeepStemConfig::new().init(&device()));
+    let resnet = trainable_params(&ResNetConfig::new().init(&device()));
     assert_within_1pct("resnet18 deep stem", resnet, 11.32e6);
     let darts = trainable_params(&DartsNetworkConfig::new().init(&device()));
     assert_within_1pct("darts-v2 encoder C=16", darts, 0.39e6);
+    // torchvision's resnet18 has 11,689,512 parameters, 513,000 of them in its classifier.
+    assert_eq!(
+        trainable_params(&ResNetConfig::torchvision().init(&device())),
+        11_176_512
+    );
+    // Xception39 as the brief's §5.1 describes it (stem 3→8, stages of 4/8/4 blocks with
+    // mid widths 16/32/64), summed by hand from that description.
+    assert_eq!(
+        trainable_params(&Xception39Config::new().init(&device())),
+        299_448
+    );
+}
+
+/// Parameters of a BiSeNet without its training-only auxiliary heads.
+fn bisenet_inference_params(name: &str) -> usize {
+    let net = model(name, BRIEF_CLASSES);
+    let Segmentor::Bisenet(bisenet) = &net else {
+        panic!("{name} is not a BiSeNet")
+    };
+    trainable_params(&net) - trainable_params(&bisenet.aux_heads)
+}
+
+#[test]
+fn seed_004_family_parameter_counts_match_the_brief() {
+    // Brief §7: CoinCheung's BiSeNet v1-R18 13.28 M (13.43 M with its auxiliary heads),
+    // TorchSeg's BiSeNet-X39 1.54 M, the AAFF reconstruction 0.94 M (no auxiliary heads).
+    assert_within_1pct(
+        "bisenet-r18 with aux",
+        trainable_params(&model("bisenet-r18", BRIEF_CLASSES)),
+        13.43e6,
+    );
+    assert_within_1pct(
+        "bisenet-r18",
+        bisenet_inference_params("bisenet-r18"),
+        13.28e6,
+    );
+    assert_within_1pct(
+        "bisenet-x39",
+        bisenet_inference_params("bisenet-x39"),
+        1.54e6,
+    );
+    for name in ["aaffnet", "aaffnet2"] {
+        assert_within_1pct(name, trainable_params(&model(name, BRIEF_CLASSES)), 0.94e6);
+    }
+    // The depthwise spatial path is what makes bisenet-dw smaller than bisenet-x39.
+    assert!(bisenet_inference_params("bisenet-dw") < bisenet_inference_params("bisenet-x39"));
 }
 
 #[test]
@@ -68,8 +115,16 @@ fn model_parameter_counts_match_the_brief() {
 
 #[test]
 fn mac_counts_at_720x960_match_the_brief() {
-    // Brief §7: MsNet-M 10.7, MsNet-ANAS (C=16) 5.2, MFARANet 72.0 GMACs at 720×960.
-    for (name, expected) in [("msnet-m", 10.7), ("msnet-anas", 5.2), ("mfaranet", 72.0)] {
+    // Brief §7: MsNet-M 10.7, MsNet-ANAS (C=16) 5.2, MFARANet 72.0, BiSeNet v1-R18 39.1,
+    // BiSeNet-X39 9.2 and the AAFF reconstruction 4.3 GMACs at 720×960.
+    for (name, expected) in [
+        ("msnet-m", 10.7),
+        ("msnet-anas", 5.2),
+        ("mfaranet", 72.0),
+        ("bisenet-r18", 39.1),
+        ("bisenet-x39", 9.2),
+        ("aaffnet", 4.3),
+    ] {
         let net = model(name, BRIEF_CLASSES);
         let x = Tensor::<4>::zeros([1, 3, 720, 960], &device());
         let (_, macs) = count_macs(|| net.forward(x).into_data());
@@ -162,6 +217,32 @@ fn mfaranet_pruned_to_scale_2_is_the_scale_2_score_of_the_full_model() {
     assert!(diff > 1e-3, "full and pruned outputs are identical");
 }
 
+/// Two registered models built from the same seed give different outputs on the same input.
+fn assert_outputs_differ(a: &str, b: &str) {
+    let build = |name| {
+        device().seed(3);
+        model(name, 11)
+    };
+    let (a_net, b_net) = (build(a), build(b));
+    let x = Tensor::<4>::ones([1, 3, 64, 64], &device());
+    let diff = (a_net.forward(x.clone()) - b_net.forward(x))
+        .abs()
+        .max()
+        .into_scalar::<f32>();
+    assert!(diff > 0.0, "{a} and {b} compute the same function");
+}
+
+#[test]
+fn aaffnet2_chains_the_aaff_blocks() {
+    let (Segmentor::AaffNet(plain), Segmentor::AaffNet(chained)) =
+        (model("aaffnet", 11), model("aaffnet2", 11))
+    else {
+        panic!("not AAFF networks")
+    };
+    assert!(!plain.chained && chained.chained);
+    assert_outputs_differ("aaffnet", "aaffnet2");
+}
+
 #[test]
 fn masg_fusion_switch_changes_the_network() {
     let mut config = lookup("msnet-m", 11).unwrap().config;
@@ -197,6 +278,17 @@ fn bad_configurations_are_errors_naming_the_problem() {
 
     let err = lookup("msnet-x", 11).unwrap_err().0;
     assert!(err.contains("msnet-m") && err.contains("mfaranet"), "{err}");
+
+    let mut config = lookup("bisenet-dw", 11).unwrap().config;
+    let SegmentorConfig::Bisenet(bisenet) = &mut config else {
+        unreachable!()
+    };
+    bisenet.aux_channels = 0;
+    let err = config.validate().unwrap_err().0;
+    assert!(err.contains("aux_channels"), "{err}");
+    let yaml = "arch: bisenet\nnum_classes: 3\nbackbone: resnet34\n";
+    let err = serde_yaml::from_str::<SegmentorConfig>(yaml).unwrap_err();
+    assert!(err.to_string().contains("resnet34"), "{err}");
 
     let yaml = "arch: mfa_ra_net\nnum_classes: 3\n";
     assert!(serde_yaml::from_str::<SegmentorConfig>(yaml).is_err());

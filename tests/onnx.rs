@@ -33,8 +33,11 @@ mod with_onnx_runtime {
     use rtseg::models::backbones::mobilenet_v3::{
         InvertedResidualConfig, MobileNetV3, MobileNetV3Config, SqueezeExciteConfig,
     };
-    use rtseg::models::backbones::resnet::{
-        BasicBlockConfig, ResNetDeepStem, ResNetDeepStemConfig,
+    use rtseg::models::backbones::resnet::{BasicBlockConfig, ResNet, ResNetConfig};
+    use rtseg::models::backbones::xception::XceptionBlockConfig;
+    use rtseg::models::decoders::bisenet::{
+        AaffBlock, AaffBlockConfig, ContextBackboneKind, ContextPath, ContextPathConfig,
+        FeatureFusion, FeatureFusionConfig, GateKind, SpatialPathConfig, SpatialPathKind, Upsample,
     };
     use rtseg::models::decoders::mfaranet::{
         FlowAlign, FlowAlignConfig, Mfam, MfamConfig, Ram, RamConfig,
@@ -210,6 +213,105 @@ mod with_onnx_runtime {
                 );
             }
         }
+    }
+
+    #[test]
+    fn nearest_resize_matches_up_and_down_at_odd_sizes() {
+        for (h, w, oh, ow) in [
+            (7, 9, 23, 17),
+            (35, 47, 9, 12),
+            (23, 30, 45, 60),
+            (1, 1, 5, 7),
+        ] {
+            assert_lowerings_agree(
+                &format!("nearest {h}x{w}->{oh}x{ow}"),
+                &[[2, 3, h, w]],
+                false,
+                |x| Eager.resize_nearest(x[0].clone(), &oh, &ow),
+                |g, x| {
+                    let (oh, ow) = (
+                        rtseg::onnx::graph::Size::Fixed(oh),
+                        rtseg::onnx::graph::Size::Fixed(ow),
+                    );
+                    Lower::resize_nearest(g, x[0].clone(), &oh, &ow)
+                },
+            );
+        }
+    }
+
+    /// The context paths, the FFM with both gates and an AAFF block on the refined context.
+    fn bisenet_parts<L: Lower>(
+        paths: &[ContextPath],
+        ffms: &[FeatureFusion],
+        aaff: &AaffBlock,
+        l: &mut L,
+        x: &[L::V],
+    ) -> L::V {
+        let mut outs = Vec::new();
+        for (path, ffm) in paths.iter().zip(ffms) {
+            let [r8, r16] = path.lower(l, x[0].clone());
+            let fused = ffm.lower(l, vec![r8.clone(), r8.clone()]);
+            let aaff = aaff.lower(l, fused, r16);
+            outs.push(l.resize_like(aaff, &x[0], false));
+        }
+        l.cat(outs)
+    }
+
+    #[test]
+    fn xception_and_bisenet_blocks_agree() {
+        assert_layer(
+            "xception block stride 2",
+            XceptionBlockConfig::new(8, 4, 2).init(&device()),
+            [1, 8, 13, 11],
+        );
+        assert_layer(
+            "xception block identity",
+            XceptionBlockConfig::new(16, 4, 1).init(&device()),
+            [1, 16, 9, 7],
+        );
+        for kind in [SpatialPathKind::Standard, SpatialPathKind::Depthwise] {
+            assert_layer(
+                &format!("spatial path {kind:?}"),
+                SpatialPathConfig::new(kind)
+                    .with_channels(8)
+                    .with_c_out(6)
+                    .init(&device()),
+                [1, 3, 37, 29],
+            );
+        }
+        let paths: Vec<ContextPath> = [
+            (ContextBackboneKind::Resnet18, Upsample::Nearest),
+            (ContextBackboneKind::Xception39, Upsample::Bilinear),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (backbone, upsample))| {
+            let path = ContextPathConfig::new(backbone)
+                .with_channels(8)
+                .with_upsample(upsample)
+                .init(&device());
+            perturb(path, 20 + i as u64).valid()
+        })
+        .collect();
+        let ffms: Vec<FeatureFusion> = [GateKind::ConvBn, GateKind::Mlp]
+            .into_iter()
+            .enumerate()
+            .map(|(i, gate)| {
+                let ffm = FeatureFusionConfig::new(16, 8)
+                    .with_gate(gate)
+                    .with_reduction(2)
+                    .init(&device());
+                perturb(ffm, 30 + i as u64).valid()
+            })
+            .collect();
+        let aaff = perturb(AaffBlockConfig::new(8, 8, 6).init(&device()), 40).valid();
+        assert_lowerings_agree(
+            "context paths + ffm + aaff",
+            &[[1, 3, 75, 99]],
+            false,
+            |x| bisenet_parts(&paths, &ffms, &aaff, &mut Eager, x),
+            |g, x| bisenet_parts(&paths, &ffms, &aaff, g, x),
+        );
     }
 
     /// The generic primitives of [`Lower`] on dynamic and fixed shapes.
@@ -420,7 +522,7 @@ mod with_onnx_runtime {
     fn all_taps<L: Lower>(
         mobilenet: &MobileNetV3,
         darts: &DartsNetwork,
-        resnet: &ResNetDeepStem,
+        resnet: &ResNet,
         l: &mut L,
         x: &[L::V],
     ) -> L::V {
@@ -445,7 +547,7 @@ mod with_onnx_runtime {
             9,
         )
         .valid();
-        let resnet = perturb(ResNetDeepStemConfig::new().init(&device()), 10).valid();
+        let resnet = perturb(ResNetConfig::new().init(&device()), 10).valid();
         assert_lowerings_agree(
             "backbones",
             &[[1, 3, 67, 93]],

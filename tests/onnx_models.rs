@@ -21,6 +21,7 @@ mod with_onnx_runtime {
     use image::GrayImage;
 
     use super::common::{self, assert_says, camvid, python_with, text};
+    use rtseg::models::registry;
 
     /// `rtseg ARGS` with the repository's shipped weights visible and the ONNX cache in `cache`.
     fn rtseg_in(cache: &Path, args: &[&str]) -> Output {
@@ -169,7 +170,7 @@ mod with_onnx_runtime {
         };
         let dir = tempfile::tempdir().unwrap();
         let frames = val_frames(&camvid, 2);
-        for model in ["msnet-m", "msnet-anas", "mfaranet", "mfaranet-pruned"] {
+        for model in registry(11).iter().map(|spec| spec.name) {
             let agree = export_and_compare(dir.path(), &python, model, &frames, &[]);
             assert!(agree >= 0.999, "{model}: {agree}");
         }
@@ -516,7 +517,7 @@ mod with_onnx_runtime {
         };
         let dir = tempfile::tempdir().unwrap();
         let frames = val_frames(&camvid, 2);
-        for model in ["msnet-m", "msnet-anas", "mfaranet", "mfaranet-pruned"] {
+        for model in registry(11).iter().map(|spec| spec.name) {
             let int8 = export_qdq(dir.path(), &camvid, model, "4", &["--size", "360x480"]);
             let (q, _, conv) = qdq_nodes(&python, &int8);
             assert!(q > 0 && conv > 0, "{model}");

@@ -22,6 +22,7 @@ mod with_tensorrt {
     use onnx_protobuf::{Message, ModelProto};
 
     use super::common::{self, assert_says, text};
+    use rtseg::models::registry;
 
     /// `rtseg ARGS` with the shipped weights visible, caches in `dir`, extra environment `env`.
     fn rtseg_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -252,7 +253,7 @@ mod with_tensorrt {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        for model in ["msnet-m", "msnet-anas", "mfaranet", "mfaranet-pruned"] {
+        for model in registry(11).iter().map(|spec| spec.name) {
             let onnx = export(dir.path(), model, "", &[]);
             let plan = built_plan(dir.path(), &build_rtx(dir.path(), &onnx, &[]));
             let name = plan.file_name().unwrap().to_string_lossy().into_owned();

@@ -174,6 +174,27 @@ fn mfaranet_trains_with_its_joint_loss() {
     assert!(records.contains("\"boundary\"") && records.contains("\"regularizer\""));
 }
 
+/// Each network of seed 004's comparison trains through the CLI; BiSeNet logs its two
+/// auxiliary heads' loss beside the main one, the AAFF networks (no auxiliary heads) do not.
+#[test]
+fn bisenet_and_aaff_networks_train() {
+    for (model, aux) in [
+        ("bisenet-r18", true),
+        ("bisenet-x39", true),
+        ("bisenet-dw", true),
+        ("aaffnet", false),
+        ("aaffnet2", false),
+    ] {
+        let (_tmp, run, path) =
+            config_file(2, 2, &[("model: msnet-m", &format!("model: {model}"))]);
+        let out = rtseg(&["train", "--config", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{model}: {}", text(&out));
+        let records = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        assert_eq!(records.contains("\"aux\""), aux, "{model}: {records}");
+        assert!(run.join("checkpoints/latest").exists(), "{model}");
+    }
+}
+
 #[test]
 fn cli_refuses_bad_configs_and_runs_clearly() {
     let (_tmp, run, path) = config_file(2, 2, &[]);
@@ -200,6 +221,9 @@ fn cli_refuses_bad_configs_and_runs_clearly() {
         "loss.ce.class_weights=[1.0]",
     ]);
     assert_says(&out, "class_weights has 1 entries");
+
+    let out = rtseg(&["train", "--config", cfg, "--set", "loss.aux_weight=-1"]);
+    assert_says(&out, "loss.aux_weight -1 must be");
 
     let out = rtseg(&["train", "--resume", run.to_str().unwrap()]);
     assert!(!out.status.success());

@@ -312,6 +312,19 @@ pub fn resize(x: Tensor<4>, size: [usize; 2], align_corners: bool) -> Tensor<4> 
     )
 }
 
+/// Nearest-neighbour resize to an explicit `[h, w]`: output pixel `o` reads input pixel
+/// `⌊o · in / out⌋` (PyTorch's `mode="nearest"`, which AttaNet and BiSeNet use inside their
+/// context paths).
+pub fn resize_nearest(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
+    if spatial(&x) == size {
+        return x;
+    }
+    interpolate(
+        x,
+        InterpolateOptions::new(InterpolateMode::Nearest).with_output_size(size),
+    )
+}
+
 /// Spatial size `[h, w]` of an N×C×H×W tensor.
 pub fn spatial(x: &Tensor<4>) -> [usize; 2] {
     let [_, _, h, w] = x.dims();

@@ -10,15 +10,47 @@ use crate::labels::UNLABELLED;
 use crate::models::layers::resize;
 
 /// The loss settings of a training config; each network takes the parts it trains with.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LossConfig {
     /// Cross-entropy on the main output.
     #[serde(default)]
     pub ce: CrossEntropyConfig,
+    /// Weight of each auxiliary head's cross-entropy, for networks trained with deep
+    /// supervision (BiSeNet's α, 1 in its §3.4).
+    #[serde(default = "default_aux_weight")]
+    pub aux_weight: f32,
     /// MFARANet's multi-scale joint supervision (required for MFARANet models).
     #[serde(default)]
     pub joint: Option<JointLossConfig>,
+}
+
+fn default_aux_weight() -> f32 {
+    1.0
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self {
+            ce: CrossEntropyConfig::default(),
+            aux_weight: default_aux_weight(),
+            joint: None,
+        }
+    }
+}
+
+impl LossConfig {
+    /// # Errors
+    /// A message naming the key that is out of range.
+    pub fn validate(&self, num_classes: usize) -> Result<(), String> {
+        if !(self.aux_weight.is_finite() && self.aux_weight >= 0.0) {
+            return Err(format!(
+                "loss.aux_weight {} must be a finite value >= 0",
+                self.aux_weight
+            ));
+        }
+        self.ce.validate(num_classes)
+    }
 }
 
 /// A batch's training loss (what backward runs on) and its named parts for the log; the first
@@ -139,6 +171,35 @@ pub fn cross_entropy(logits: Tensor<4>, labels: &Labels, config: &CrossEntropyCo
         keep_hardest(&nll, &mut weights, ohem);
     }
     weighted_mean(nll, weights, labels.shape)
+}
+
+/// Deep supervision: `CE(main) + aux_weight · Σ CE(auxᵢ)`, each auxiliary score map
+/// upsampled bilinearly to the label size first, all with the configured cross-entropy
+/// (BiSeNet §3.4, where OHEM applies to every term in the official code). Without auxiliary
+/// maps it is the plain cross-entropy, logged as `loss` alone.
+///
+/// # Shapes
+/// `main` `[N, K, H, W]`, each of `aux` `[N, K, h, w]`; labels N×H×W.
+pub fn deep_supervision_loss(
+    main: Tensor<4>,
+    aux: Vec<Tensor<4>>,
+    labels: &Labels,
+    config: &LossConfig,
+) -> LossParts {
+    let [_, h, w] = labels.shape;
+    let mut total = cross_entropy(main, labels, &config.ce);
+    let main_value = scalar(&total);
+    let mut aux_value = 0f32;
+    for scores in aux {
+        let term = cross_entropy(resize(scores, [h, w], false), labels, &config.ce);
+        aux_value += scalar(&term);
+        total = total + term.mul_scalar(config.aux_weight);
+    }
+    let mut parts = vec![("loss", scalar(&total))];
+    if aux_value > 0.0 {
+        parts.extend([("main", main_value), ("aux", aux_value)]);
+    }
+    LossParts { total, parts }
 }
 
 /// Zeroes the weight of every pixel that OHEM drops: keep losses ≥ min(−ln thresh, the

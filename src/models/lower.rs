@@ -10,7 +10,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 
-use super::layers::{Activation, global_avg_pool, resize};
+use super::layers::{Activation, global_avg_pool, resize, resize_nearest};
 use crate::onnx::graph::{Dim, OnnxGraph, Size, Value};
 
 /// A single-input leaf layer with its two lowerings.
@@ -62,6 +62,8 @@ pub trait Lower {
     fn div_ceil(&mut self, s: &Self::S, d: usize) -> Self::S;
     /// Bilinear resize to `h × w` (see [`resize`]).
     fn resize(&mut self, x: Self::V, h: &Self::S, w: &Self::S, align_corners: bool) -> Self::V;
+    /// Nearest-neighbour resize to `h × w` (see [`resize_nearest`]).
+    fn resize_nearest(&mut self, x: Self::V, h: &Self::S, w: &Self::S) -> Self::V;
     /// Bilinear, zero-padded sampling of `x` at `grid` (N×h×w×2, x first, in [−1, 1]).
     fn grid_sample(&mut self, x: Self::V, grid: Self::V, align_corners: bool) -> Self::V;
     /// The sampling grid of a flow field: the identity grid plus the flow divided by the
@@ -75,6 +77,12 @@ pub trait Lower {
     fn resize_like(&mut self, x: Self::V, like: &Self::V, align_corners: bool) -> Self::V {
         let (h, w) = (self.size(like, 2), self.size(like, 3));
         self.resize(x, &h, &w, align_corners)
+    }
+
+    /// Nearest-neighbour resize of `x` to the spatial size of `like`.
+    fn resize_nearest_like(&mut self, x: Self::V, like: &Self::V) -> Self::V {
+        let (h, w) = (self.size(like, 2), self.size(like, 3));
+        self.resize_nearest(x, &h, &w)
     }
 
     /// `relu(x)`.
@@ -130,6 +138,9 @@ impl Lower for Eager {
     fn resize(&mut self, x: Tensor<4>, h: &usize, w: &usize, align_corners: bool) -> Tensor<4> {
         resize(x, [*h, *w], align_corners)
     }
+    fn resize_nearest(&mut self, x: Tensor<4>, h: &usize, w: &usize) -> Tensor<4> {
+        resize_nearest(x, [*h, *w])
+    }
     fn grid_sample(&mut self, x: Tensor<4>, grid: Tensor<4>, align_corners: bool) -> Tensor<4> {
         x.grid_sample_2d(
             grid,
@@ -151,6 +162,13 @@ impl Lower for Eager {
         let gy = flow.narrow(1, 1, 1).reshape([n, h, w]) / h as f64 + base_y;
         Tensor::stack(vec![gx, gy], 3)
     }
+}
+
+/// Whether `x` is known to be `h × w` already: burn returns such an input unchanged from a
+/// resize, and so does the graph.
+fn same_size(x: &Value, h: &Size, w: &Size) -> bool {
+    let same = |axis: usize, s: &Size| matches!((x.shape[axis], s), (Dim::Fixed(a), Size::Fixed(b)) if a == *b);
+    same(2, h) && same(3, w)
 }
 
 /// Lowering to ONNX: recording the network.
@@ -191,12 +209,16 @@ impl Lower for OnnxGraph {
         self.size_div_ceil(s, d)
     }
     fn resize(&mut self, x: Value, h: &Size, w: &Size, align_corners: bool) -> Value {
-        let same = |axis: usize, s: &Size| matches!((x.shape[axis], s), (Dim::Fixed(a), Size::Fixed(b)) if a == *b);
-        // burn returns the input unchanged at its own size; so does the graph.
-        if same(2, h) && same(3, w) {
+        if same_size(&x, h, w) {
             return x;
         }
         OnnxGraph::resize(self, &x, h, w, align_corners)
+    }
+    fn resize_nearest(&mut self, x: Value, h: &Size, w: &Size) -> Value {
+        if same_size(&x, h, w) {
+            return x;
+        }
+        OnnxGraph::resize_nearest(self, &x, h, w)
     }
     fn grid_sample(&mut self, x: Value, grid: Value, align_corners: bool) -> Value {
         OnnxGraph::grid_sample(self, &x, &grid, align_corners)

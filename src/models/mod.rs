@@ -13,11 +13,14 @@ pub mod profile;
 pub mod segmentors;
 
 use card::InputSpec;
+use segmentors::aaffnet::AaffNetConfig;
+use segmentors::bisenet::BiSeNetConfig;
 use segmentors::mfaranet::MfaraNetConfig;
 use segmentors::msnet::{MsNetConfig, MsNetEncoderConfig};
 use segmentors::{ConfigError, SegmentorConfig};
 
 use crate::models::backbones::darts::Genotype;
+use crate::models::decoders::bisenet::{ContextBackboneKind, GateKind, SpatialPathKind, Upsample};
 use crate::models::decoders::mfma::MasgFusion;
 
 /// A registered model: its CLI name, a one-line summary, its default configuration and how
@@ -44,6 +47,34 @@ pub fn registry(num_classes: usize) -> Vec<ModelSpec> {
             num_classes,
             scales,
             channels: 128,
+        })
+    };
+    // CoinCheung's ResNet-18 release and TorchSeg's Xception39 release (brief §5.1).
+    let bisenet_r18 = BiSeNetConfig {
+        num_classes,
+        backbone: ContextBackboneKind::Resnet18,
+        spatial_path: SpatialPathKind::Standard,
+        ffm_gate: GateKind::ConvBn,
+        context_upsample: Upsample::Nearest,
+        head_channels: 256,
+        aux_channels: 64,
+    };
+    let bisenet_x39 = BiSeNetConfig {
+        backbone: ContextBackboneKind::Xception39,
+        ffm_gate: GateKind::Mlp,
+        context_upsample: Upsample::Bilinear,
+        head_channels: 64,
+        aux_channels: 256,
+        ..bisenet_r18.clone()
+    };
+    let bisenet_dw = BiSeNetConfig {
+        spatial_path: SpatialPathKind::Depthwise,
+        ..bisenet_x39.clone()
+    };
+    let aaffnet = |chained| {
+        SegmentorConfig::AaffNet(AaffNetConfig {
+            num_classes,
+            chained,
         })
     };
     let spec = |name, summary, config| ModelSpec {
@@ -76,6 +107,31 @@ pub fn registry(num_classes: usize) -> Vec<ModelSpec> {
             "mfaranet-pruned",
             "MFARANet pruned at inference to scale 2 (1/8) alone; same weights as mfaranet",
             mfaranet(vec![2]),
+        ),
+        spec(
+            "bisenet-r18",
+            "BiSeNet v1: spatial path + ResNet-18 context path, ARM, FFM (CoinCheung's form)",
+            SegmentorConfig::Bisenet(bisenet_r18),
+        ),
+        spec(
+            "bisenet-x39",
+            "BiSeNet v1 with the Xception39 context path (TorchSeg's form)",
+            SegmentorConfig::Bisenet(bisenet_x39),
+        ),
+        spec(
+            "bisenet-dw",
+            "Seed 004's depthwise BiSeNet: bisenet-x39 with a depthwise-separable spatial path",
+            SegmentorConfig::Bisenet(bisenet_dw),
+        ),
+        spec(
+            "aaffnet",
+            "Seed 004's AAFF network (reconstruction, brief §5.3): Xception39 + two AAFF blocks",
+            aaffnet(false),
+        ),
+        spec(
+            "aaffnet2",
+            "Seed 004's AAFF2 (reconstruction: the two AAFF blocks chained)",
+            aaffnet(true),
         ),
     ]
 }

@@ -679,8 +679,6 @@ impl OnnxGraph {
     /// `align_corners` maps corner pixel centres onto each other; otherwise half-pixel centres
     /// (PyTorch's `align_corners=False`, which is what burn computes).
     pub fn resize(&mut self, x: &Value, height: &Size, width: &Size, align_corners: bool) -> Value {
-        let (n, c) = (self.size_of(x, 0), self.size_of(x, 1));
-        let sizes = self.size_tensor(&[n, c, height.clone(), width.clone()]);
         let transform = if align_corners {
             "align_corners"
         } else {
@@ -690,6 +688,30 @@ impl OnnxGraph {
             ("mode", Attr::Str("linear")),
             ("coordinate_transformation_mode", Attr::Str(transform)),
         ];
+        self.resize_with(x, height, width, attrs)
+    }
+
+    /// Nearest-neighbour resize to `height × width` (`Resize`, nearest mode, asymmetric
+    /// coordinates, floor): output pixel `o` reads input `⌊o · in / out⌋`, as PyTorch's
+    /// `nearest` and burn do.
+    pub fn resize_nearest(&mut self, x: &Value, height: &Size, width: &Size) -> Value {
+        let attrs = vec![
+            ("mode", Attr::Str("nearest")),
+            ("coordinate_transformation_mode", Attr::Str("asymmetric")),
+            ("nearest_mode", Attr::Str("floor")),
+        ];
+        self.resize_with(x, height, width, attrs)
+    }
+
+    fn resize_with(
+        &mut self,
+        x: &Value,
+        height: &Size,
+        width: &Size,
+        attrs: Vec<(&str, Attr)>,
+    ) -> Value {
+        let (n, c) = (self.size_of(x, 0), self.size_of(x, 1));
+        let sizes = self.size_tensor(&[n, c, height.clone(), width.clone()]);
         let dim = |s: &Size| match s {
             Size::Fixed(n) => Dim::Fixed(*n),
             Size::Dynamic(_) => Dim::Dynamic,

@@ -172,9 +172,7 @@ impl TrainConfig {
             return Err(format!("eval_size {:?}: {e}", [h, w]));
         }
         self.augment.validate()?;
-        self.loss
-            .ce
-            .validate(self.dataset.label_space().num_classes())
+        self.loss.validate(self.dataset.label_space().num_classes())
     }
 }
 

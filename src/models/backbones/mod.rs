@@ -3,3 +3,4 @@
 pub mod darts;
 pub mod mobilenet_v3;
 pub mod resnet;
+pub mod xception;

@@ -1,6 +1,8 @@
-//! ResNet-18 with the 128-channel "deep stem" used by MFARANet (architecture brief §2.1):
-//! three 3×3 convs instead of the 7×7, and layer3/layer4 with dilated second convs while
-//! keeping their strides (output stride 32), exactly as the MFARANet code does.
+//! ResNet-18 (He et al. 2016) in the two forms the zoo uses: torchvision's (a 7×7 stride-2
+//! stem; the context path of BiSeNet and AttaNet, architecture brief §3.1 and §5.1) and the
+//! 128-channel "deep stem" form of MFARANet (brief §2.1: three 3×3 convs instead of the 7×7,
+//! and layer3/layer4 with dilated second convs while keeping their strides, output stride 32,
+//! exactly as the MFARANet code does).
 
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
@@ -63,9 +65,9 @@ impl Block for BasicBlock {
     }
 }
 
-/// ResNet-18, deep stem, dilated-but-strided layer3 (d=2) and layer4 (d=4).
+/// ResNet-18: a stem, a 3×3 stride-2 max-pool and four layers of two BasicBlocks each.
 #[derive(Module, Debug)]
-pub struct ResNetDeepStem {
+pub struct ResNet {
     pub stem: Vec<ConvBnAct>,
     pub maxpool: MaxPool2d,
     pub layer1: Vec<BasicBlock>,
@@ -77,22 +79,39 @@ pub struct ResNetDeepStem {
 /// Output widths of layer1..layer4.
 pub const RESNET18_WIDTHS: [usize; 4] = [64, 128, 256, 512];
 
+/// The defaults are MFARANet's; [`ResNetConfig::torchvision`] is the plain ResNet-18.
 #[derive(Config, Debug)]
-pub struct ResNetDeepStemConfig {
-    /// MFARANet ships every config with `use_dilation: True`.
+pub struct ResNetConfig {
+    /// Three 3×3 convs (3→64 s2, 64→64, 64→128) instead of one 7×7 3→64 s2.
+    #[config(default = true)]
+    pub deep_stem: bool,
+    /// Dilation 2 and 4 in the second convs of layer3 and layer4 (MFARANet ships every config
+    /// with `use_dilation: True`).
     #[config(default = true)]
     pub dilation: bool,
 }
 
-impl ResNetDeepStemConfig {
-    pub fn init(&self, device: &Device) -> ResNetDeepStem {
-        let stem = [(3, 64, 2), (64, 64, 1), (64, 128, 1)]
-            .map(|(c_in, c_out, stride)| {
-                ConvBnActConfig::new(c_in, c_out, 3)
+impl ResNetConfig {
+    /// torchvision's `resnet18` without its classifier.
+    pub fn torchvision() -> Self {
+        Self::new().with_deep_stem(false).with_dilation(false)
+    }
+
+    pub fn init(&self, device: &Device) -> ResNet {
+        let stem: &[(usize, usize, usize, usize)] = if self.deep_stem {
+            &[(3, 64, 3, 2), (64, 64, 3, 1), (64, 128, 3, 1)]
+        } else {
+            &[(3, 64, 7, 2)]
+        };
+        let stem_width = stem[stem.len() - 1].1;
+        let stem = stem
+            .iter()
+            .map(|&(c_in, c_out, kernel, stride)| {
+                ConvBnActConfig::new(c_in, c_out, kernel)
                     .with_stride(stride)
                     .init(device)
             })
-            .to_vec();
+            .collect();
         let [d3, d4] = if self.dilation { [2, 4] } else { [1, 1] };
         let layer = |c_in, c_out, stride, dilation| {
             vec![
@@ -100,13 +119,13 @@ impl ResNetDeepStemConfig {
                 BasicBlockConfig::new(c_out, c_out, 1, dilation).init(device),
             ]
         };
-        ResNetDeepStem {
+        ResNet {
             stem,
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(),
-            layer1: layer(128, 64, 1, 1),
+            layer1: layer(stem_width, 64, 1, 1),
             layer2: layer(64, 128, 2, 1),
             layer3: layer(128, 256, 2, d3),
             layer4: layer(256, 512, 2, d4),
@@ -114,7 +133,7 @@ impl ResNetDeepStemConfig {
     }
 }
 
-impl ResNetDeepStem {
+impl ResNet {
     /// Returns the outputs of layer1..layer4.
     ///
     /// # Shapes

@@ -1,4 +1,5 @@
 //! Decoders and necks (the mmsegmentation "decode heads / necks" layer).
 
+pub mod bisenet;
 pub mod mfaranet;
 pub mod mfma;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     ConfigError, LossError, LossResult, NetworkConfig, SegmentationModel, Segmentor, param_ids,
 };
-use crate::models::backbones::resnet::{RESNET18_WIDTHS, ResNetDeepStem, ResNetDeepStemConfig};
+use crate::models::backbones::resnet::{RESNET18_WIDTHS, ResNet, ResNetConfig};
 use crate::models::decoders::mfaranet::{Mfam, MfamConfig, Ram, RamConfig};
 use crate::models::heads::{AsfmAttention, AsfmAttentionConfig, pointwise_head};
 use crate::models::losses::{
@@ -19,7 +19,7 @@ use crate::models::lower::{Block, Eager, Lower};
 
 #[derive(Module, Debug)]
 pub struct MfaraNet {
-    pub backbone: ResNetDeepStem,
+    pub backbone: ResNet,
     pub mfam: Mfam,
     pub ram: Ram,
     pub score_heads: Vec<Conv2d>,
@@ -86,7 +86,7 @@ impl NetworkConfig for MfaraNetConfig {
         let mut scales = self.scales.clone();
         scales.sort_unstable();
         Segmentor::MfaraNet(MfaraNet {
-            backbone: ResNetDeepStemConfig::new().init(device),
+            backbone: ResNetConfig::new().init(device),
             mfam: MfamConfig::new(RESNET18_WIDTHS)
                 .with_channels(c)
                 .init(device),

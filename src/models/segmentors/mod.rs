@@ -10,6 +10,8 @@
 //! enum that burn's `Module` derive needs and the serde-tagged [`SegmentorConfig`], each
 //! delegating to the network once.
 
+pub mod aaffnet;
+pub mod bisenet;
 pub mod mfaranet;
 pub mod msnet;
 
@@ -124,6 +126,10 @@ segmentors! {
     MsNet(msnet::MsNet, msnet::MsNetConfig),
     /// MFARANet (arXiv 2402.02286): ResNet-18 + MFAM + RAM + ASFM.
     MfaraNet(mfaranet::MfaraNet, mfaranet::MfaraNetConfig),
+    /// BiSeNet v1 (ECCV 2018): spatial path + context path + ARM + FFM.
+    Bisenet(bisenet::BiSeNet, bisenet::BiSeNetConfig),
+    /// The AAFF network (seed 004), as the architecture brief §5.3 reconstructs it.
+    AaffNet(aaffnet::AaffNet, aaffnet::AaffNetConfig),
 }
 
 impl Segmentor {

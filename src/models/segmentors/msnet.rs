@@ -12,7 +12,7 @@ use crate::models::backbones::mobilenet_v3::{
     MOBILENET_V3_LARGE_TAPS, MobileNetV3, MobileNetV3Config,
 };
 use crate::models::decoders::mfma::{MasgFusion, MfmaDecoder, MfmaDecoderConfig};
-use crate::models::losses::{Labels, LossConfig, LossParts, cross_entropy, scalar};
+use crate::models::losses::{Labels, LossConfig, deep_supervision_loss};
 use crate::models::lower::{Block, Layer, Lower};
 
 /// The encoder of an MsNet.
@@ -128,12 +128,12 @@ impl Block for MsNet {
 
 impl SegmentationModel for MsNet {
     fn losses(&self, images: Tensor<4>, labels: &Labels, config: &LossConfig) -> LossResult {
-        let total = cross_entropy(self.forward(images), labels, &config.ce);
-        let value = scalar(&total);
-        Ok(LossParts {
-            total,
-            parts: vec![("loss", value)],
-        })
+        Ok(deep_supervision_loss(
+            self.forward(images),
+            Vec::new(),
+            labels,
+            config,
+        ))
     }
 
     fn backbone_params(&self) -> Vec<ParamId> {

@@ -8,6 +8,7 @@ use rtseg::models::backbones::darts::{DartsNetworkConfig, Genotype, OpKind};
 use rtseg::models::backbones::mobilenet_v3::MobileNetV3Config;
 use rtseg::models::backbones::resnet::ResNetConfig;
 use rtseg::models::backbones::xception::Xception39Config;
+use rtseg::models::decoders::attanet::AfmAttention;
 use rtseg::models::decoders::mfma::MasgFusion;
 use rtseg::models::profile::{count_macs, trainable_params};
 use rtseg::models::segmentors::mfaranet::MfaraNetConfig;
@@ -66,13 +67,29 @@ fn encoder_parameter_counts_match_reference_implementations() {
     );
 }
 
-/// Parameters of a BiSeNet without its training-only auxiliary heads.
-fn bisenet_inference_params(name: &str) -> usize {
+/// Parameters of a network without its training-only auxiliary heads.
+fn inference_params(name: &str) -> usize {
     let net = model(name, BRIEF_CLASSES);
-    let Segmentor::Bisenet(bisenet) = &net else {
-        panic!("{name} is not a BiSeNet")
+    let aux = match &net {
+        Segmentor::Bisenet(bisenet) => trainable_params(&bisenet.aux_heads),
+        Segmentor::AttaNet(attanet) => trainable_params(&attanet.aux_heads),
+        _ => panic!("{name} has no auxiliary heads"),
     };
-    trainable_params(&net) - trainable_params(&bisenet.aux_heads)
+    trainable_params(&net) - aux
+}
+
+#[test]
+fn attanet_parameter_counts_match_the_brief() {
+    // Brief §3.5: AttaNet-R18 12.64 M for inference (12.79 M with the auxiliary heads),
+    // AttaNet-light 0.89 M (1.00 M).
+    for (name, inference, with_aux) in [
+        ("attanet-r18", 12.64e6, 12.79e6),
+        ("attanet-light", 0.89e6, 1.00e6),
+    ] {
+        assert_within_1pct(name, inference_params(name), inference);
+        let all = trainable_params(&model(name, BRIEF_CLASSES));
+        assert_within_1pct(&format!("{name} with aux"), all, with_aux);
+    }
 }
 
 #[test]
@@ -84,21 +101,13 @@ fn seed_004_family_parameter_counts_match_the_brief() {
         trainable_params(&model("bisenet-r18", BRIEF_CLASSES)),
         13.43e6,
     );
-    assert_within_1pct(
-        "bisenet-r18",
-        bisenet_inference_params("bisenet-r18"),
-        13.28e6,
-    );
-    assert_within_1pct(
-        "bisenet-x39",
-        bisenet_inference_params("bisenet-x39"),
-        1.54e6,
-    );
+    assert_within_1pct("bisenet-r18", inference_params("bisenet-r18"), 13.28e6);
+    assert_within_1pct("bisenet-x39", inference_params("bisenet-x39"), 1.54e6);
     for name in ["aaffnet", "aaffnet2"] {
         assert_within_1pct(name, trainable_params(&model(name, BRIEF_CLASSES)), 0.94e6);
     }
     // The depthwise spatial path is what makes bisenet-dw smaller than bisenet-x39.
-    assert!(bisenet_inference_params("bisenet-dw") < bisenet_inference_params("bisenet-x39"));
+    assert!(inference_params("bisenet-dw") < inference_params("bisenet-x39"));
 }
 
 #[test]
@@ -116,7 +125,8 @@ fn model_parameter_counts_match_the_brief() {
 #[test]
 fn mac_counts_at_720x960_match_the_brief() {
     // Brief §7: MsNet-M 10.7, MsNet-ANAS (C=16) 5.2, MFARANet 72.0, BiSeNet v1-R18 39.1,
-    // BiSeNet-X39 9.2 and the AAFF reconstruction 4.3 GMACs at 720×960.
+    // BiSeNet-X39 9.2, the AAFF reconstruction 4.3, AttaNet-R18 30.3 and AttaNet-light 7.2
+    // GMACs at 720×960.
     for (name, expected) in [
         ("msnet-m", 10.7),
         ("msnet-anas", 5.2),
@@ -124,6 +134,8 @@ fn mac_counts_at_720x960_match_the_brief() {
         ("bisenet-r18", 39.1),
         ("bisenet-x39", 9.2),
         ("aaffnet", 4.3),
+        ("attanet-r18", 30.3),
+        ("attanet-light", 7.2),
     ] {
         let net = model(name, BRIEF_CLASSES);
         let x = Tensor::<4>::zeros([1, 3, 720, 960], &device());
@@ -241,6 +253,19 @@ fn aaffnet2_chains_the_aaff_blocks() {
     };
     assert!(!plain.chained && chained.chained);
     assert_outputs_differ("aaffnet", "aaffnet2");
+}
+
+#[test]
+fn afm_attention_switch_changes_the_network() {
+    let mut config = lookup("attanet-light", 11).unwrap().config;
+    let SegmentorConfig::AttaNet(attanet) = &mut config else {
+        unreachable!()
+    };
+    attanet.afm_attention = AfmAttention::Pixel;
+    let net = config.init(&device()).valid();
+    let out = net.forward(Tensor::<4>::ones([1, 3, 64, 96], &device()));
+    assert_eq!(out.dims(), [1, 11, 64, 96]);
+    assert!(trainable_params(&net) != trainable_params(&model("attanet-light", 11)));
 }
 
 #[test]

@@ -35,6 +35,9 @@ mod with_onnx_runtime {
     };
     use rtseg::models::backbones::resnet::{BasicBlockConfig, ResNet, ResNetConfig};
     use rtseg::models::backbones::xception::XceptionBlockConfig;
+    use rtseg::models::decoders::attanet::{
+        AfmAttention, AttentionFusionConfig, StripAttentionConfig,
+    };
     use rtseg::models::decoders::bisenet::{
         AaffBlock, AaffBlockConfig, ContextBackboneKind, ContextPath, ContextPathConfig,
         FeatureFusion, FeatureFusionConfig, GateKind, SpatialPathConfig, SpatialPathKind, Upsample,
@@ -314,11 +317,30 @@ mod with_onnx_runtime {
         );
     }
 
+    #[test]
+    fn attanet_blocks_agree() {
+        assert_layer(
+            "strip attention",
+            StripAttentionConfig::new(8, 4).init(&device()),
+            [2, 8, 9, 13],
+        );
+        for attention in [AfmAttention::Channel, AfmAttention::Pixel] {
+            assert_layer(
+                &format!("attention fusion {attention:?}"),
+                AttentionFusionConfig::new(12, 6, 3)
+                    .with_attention(attention)
+                    .init(&device()),
+                [1, 12, 11, 7],
+            );
+        }
+    }
+
     /// The generic primitives of [`Lower`] on dynamic and fixed shapes.
     fn primitives<L: Lower>(l: &mut L, x: &[L::V]) -> L::V {
         let a = l.shift_up_left(x[0].clone());
         let b = l.global_avg_pool(x[0].clone());
-        let a = l.mul(a, b);
+        let a = l.mul(a, b.clone());
+        let a = l.sub(a, b);
         let c = l.channels(a, 1, 2);
         let (h, w) = (l.size(&x[1], 2), l.size(&x[1], 3));
         let (h2, w2) = (l.div_ceil(&h, 2), l.div_ceil(&w, 3));

@@ -174,16 +174,19 @@ fn mfaranet_trains_with_its_joint_loss() {
     assert!(records.contains("\"boundary\"") && records.contains("\"regularizer\""));
 }
 
-/// Each network of seed 004's comparison trains through the CLI; BiSeNet logs its two
-/// auxiliary heads' loss beside the main one, the AAFF networks (no auxiliary heads) do not.
+/// Each network of seed 004's comparison and AttaNet trains through the CLI; BiSeNet and
+/// AttaNet log their two auxiliary heads' loss beside the main one, the AAFF networks (no
+/// auxiliary heads) do not.
 #[test]
-fn bisenet_and_aaff_networks_train() {
+fn bisenet_aaff_and_attanet_networks_train() {
     for (model, aux) in [
         ("bisenet-r18", true),
         ("bisenet-x39", true),
         ("bisenet-dw", true),
         ("aaffnet", false),
         ("aaffnet2", false),
+        ("attanet-r18", true),
+        ("attanet-light", true),
     ] {
         let (_tmp, run, path) =
             config_file(2, 2, &[("model: msnet-m", &format!("model: {model}"))]);
@@ -246,6 +249,7 @@ fn shipped_configs_parse_and_validate() {
         "msnet-m_cityscapes",
         "mfaranet_camvid",
         "mfaranet_cityscapes",
+        "seed004_camvid",
     ] {
         let config = TrainConfig::load(&dir.join(format!("{name}.yaml")), &[])
             .unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -50,6 +50,7 @@ pub trait Lower {
     fn apply<M: Layer>(&mut self, layer: &M, x: Self::V) -> Self::V;
     fn act(&mut self, act: Activation, x: Self::V) -> Self::V;
     fn add(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn sub(&mut self, a: Self::V, b: Self::V) -> Self::V;
     fn mul(&mut self, a: Self::V, b: Self::V) -> Self::V;
     /// Concatenation along channels.
     fn cat(&mut self, xs: Vec<Self::V>) -> Self::V;
@@ -110,6 +111,9 @@ impl Lower for Eager {
     }
     fn add(&mut self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
         a + b
+    }
+    fn sub(&mut self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
+        a - b
     }
     fn mul(&mut self, a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
         a * b
@@ -184,6 +188,9 @@ impl Lower for OnnxGraph {
     }
     fn add(&mut self, a: Value, b: Value) -> Value {
         self.binary("Add", &a, &b)
+    }
+    fn sub(&mut self, a: Value, b: Value) -> Value {
+        self.binary("Sub", &a, &b)
     }
     fn mul(&mut self, a: Value, b: Value) -> Value {
         self.binary("Mul", &a, &b)

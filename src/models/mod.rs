@@ -14,12 +14,14 @@ pub mod segmentors;
 
 use card::InputSpec;
 use segmentors::aaffnet::AaffNetConfig;
+use segmentors::attanet::{AttaNetBackboneKind, AttaNetConfig};
 use segmentors::bisenet::BiSeNetConfig;
 use segmentors::mfaranet::MfaraNetConfig;
 use segmentors::msnet::{MsNetConfig, MsNetEncoderConfig};
 use segmentors::{ConfigError, SegmentorConfig};
 
 use crate::models::backbones::darts::Genotype;
+use crate::models::decoders::attanet::AfmAttention;
 use crate::models::decoders::bisenet::{ContextBackboneKind, GateKind, SpatialPathKind, Upsample};
 use crate::models::decoders::mfma::MasgFusion;
 
@@ -77,6 +79,13 @@ pub fn registry(num_classes: usize) -> Vec<ModelSpec> {
             chained,
         })
     };
+    let attanet = |backbone| {
+        SegmentorConfig::AttaNet(AttaNetConfig {
+            num_classes,
+            backbone,
+            afm_attention: AfmAttention::Channel,
+        })
+    };
     let spec = |name, summary, config| ModelSpec {
         name,
         summary,
@@ -132,6 +141,16 @@ pub fn registry(num_classes: usize) -> Vec<ModelSpec> {
             "aaffnet2",
             "Seed 004's AAFF2 (reconstruction: the two AAFF blocks chained)",
             aaffnet(true),
+        ),
+        spec(
+            "attanet-r18",
+            "AttaNet: ResNet-18 + attention fusion (AFM) + strip attention (SAM), as released",
+            attanet(AttaNetBackboneKind::Resnet18),
+        ),
+        spec(
+            "attanet-light",
+            "AttaNet-light: plain CBR backbone, AFM and SAM at 1/8, width 64, as released",
+            attanet(AttaNetBackboneKind::Light),
         ),
     ]
 }

@@ -503,6 +503,16 @@ impl OnnxGraph {
         }
     }
 
+    /// Mean over the height axis of an N×C×H×W tensor, keeping it as 1 (`ReduceMean`; the
+    /// strip pooling of AttaNet's SAM).
+    pub fn mean_over_height(&mut self, x: &Value) -> Value {
+        let attrs = vec![("axes", Attr::Ints(vec![2])), ("keepdims", Attr::Int(1))];
+        Value {
+            name: self.one("ReduceMean", &[&x.name], attrs),
+            shape: vec![x.shape[0], x.shape[1], Dim::Fixed(1), x.shape[3]],
+        }
+    }
+
     /// `MaxPool` or `AveragePool` (`count_include_pad` only for the latter).
     pub fn pool(
         &mut self,

@@ -1,5 +1,6 @@
 //! Decoders and necks (the mmsegmentation "decode heads / necks" layer).
 
+pub mod attanet;
 pub mod bisenet;
 pub mod mfaranet;
 pub mod mfma;

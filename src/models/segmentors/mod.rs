@@ -11,6 +11,7 @@
 //! delegating to the network once.
 
 pub mod aaffnet;
+pub mod attanet;
 pub mod bisenet;
 pub mod mfaranet;
 pub mod msnet;
@@ -130,6 +131,8 @@ segmentors! {
     Bisenet(bisenet::BiSeNet, bisenet::BiSeNetConfig),
     /// The AAFF network (seed 004), as the architecture brief §5.3 reconstructs it.
     AaffNet(aaffnet::AaffNet, aaffnet::AaffNetConfig),
+    /// AttaNet (AAAI 2021): strip attention + attention fusion.
+    AttaNet(attanet::AttaNet, attanet::AttaNetConfig),
 }
 
 impl Segmentor {

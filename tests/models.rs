@@ -79,6 +79,16 @@ fn inference_params(name: &str) -> usize {
 }
 
 #[test]
+fn fsffnet_parameter_count_matches_the_brief() {
+    // Brief §4.4: 1.2425 M counted Keras-style (BatchNorm moving mean and variance included,
+    // which burn's `num_params` also counts) with the brief's P6/P7 choice; the README's 1.3 M.
+    let net = model("fsffnet", BRIEF_CLASSES);
+    assert_within_1pct("fsffnet (Keras count)", net.num_params(), 1.2425e6);
+    // PyTorch-style: 13,448 BatchNorm channels' two running statistics fewer.
+    assert_within_1pct("fsffnet", trainable_params(&net), 1.2425e6 - 2.0 * 13_448.0);
+}
+
+#[test]
 fn attanet_parameter_counts_match_the_brief() {
     // Brief §3.5: AttaNet-R18 12.64 M for inference (12.79 M with the auxiliary heads),
     // AttaNet-light 0.89 M (1.00 M).
@@ -125,8 +135,8 @@ fn model_parameter_counts_match_the_brief() {
 #[test]
 fn mac_counts_at_720x960_match_the_brief() {
     // Brief §7: MsNet-M 10.7, MsNet-ANAS (C=16) 5.2, MFARANet 72.0, BiSeNet v1-R18 39.1,
-    // BiSeNet-X39 9.2, the AAFF reconstruction 4.3, AttaNet-R18 30.3 and AttaNet-light 7.2
-    // GMACs at 720×960.
+    // BiSeNet-X39 9.2, the AAFF reconstruction 4.3, AttaNet-R18 30.3, AttaNet-light 7.2 and
+    // FSFFNet 7.8 (size-targeted upsampling) GMACs at 720×960.
     for (name, expected) in [
         ("msnet-m", 10.7),
         ("msnet-anas", 5.2),
@@ -136,6 +146,7 @@ fn mac_counts_at_720x960_match_the_brief() {
         ("aaffnet", 4.3),
         ("attanet-r18", 30.3),
         ("attanet-light", 7.2),
+        ("fsffnet", 7.8),
     ] {
         let net = model(name, BRIEF_CLASSES);
         let x = Tensor::<4>::zeros([1, 3, 720, 960], &device());

@@ -42,6 +42,9 @@ mod with_onnx_runtime {
         AaffBlock, AaffBlockConfig, ContextBackboneKind, ContextPath, ContextPathConfig,
         FeatureFusion, FeatureFusionConfig, GateKind, SpatialPathConfig, SpatialPathKind, Upsample,
     };
+    use rtseg::models::decoders::fsffnet::{
+        FeatureScaling, FeatureScalingConfig, MultiStageFusion, MultiStageFusionConfig,
+    };
     use rtseg::models::decoders::mfaranet::{
         FlowAlign, FlowAlignConfig, Mfam, MfamConfig, Ram, RamConfig,
     };
@@ -335,6 +338,39 @@ mod with_onnx_runtime {
         }
     }
 
+    /// The FSM on the deepest input, then the fusion over all three.
+    fn fsffnet_parts<L: Lower>(
+        fsm: &FeatureScaling,
+        fusion: &MultiStageFusion,
+        l: &mut L,
+        x: &[L::V],
+    ) -> L::V {
+        let scaled = l.apply(fsm, x[2].clone());
+        fusion.lower(l, x[0].clone(), x[1].clone(), scaled)
+    }
+
+    #[test]
+    fn fsffnet_blocks_agree() {
+        let fsm = perturb(FeatureScalingConfig::new(12).init(&device()), 50).valid();
+        let fusion = perturb(
+            MultiStageFusionConfig::new([8, 10, 12])
+                .with_channels(8)
+                .init(&device()),
+            51,
+        )
+        .valid();
+        // 1/8, 1/16 and 1/32 of a 200×264 input: odd sizes down to P7 at 2×3.
+        for dynamic in [false, true] {
+            assert_lowerings_agree(
+                &format!("fsm + multi-stage fusion dynamic {dynamic}"),
+                &[[1, 8, 25, 33], [1, 10, 13, 17], [1, 12, 7, 9]],
+                dynamic,
+                |x| fsffnet_parts(&fsm, &fusion, &mut Eager, x),
+                |g, x| fsffnet_parts(&fsm, &fusion, g, x),
+            );
+        }
+    }
+
     /// The generic primitives of [`Lower`] on dynamic and fixed shapes.
     fn primitives<L: Lower>(l: &mut L, x: &[L::V]) -> L::V {
         let a = l.shift_up_left(x[0].clone());
@@ -393,6 +429,7 @@ mod with_onnx_runtime {
             Activation::HardSwish,
             Activation::HardSigmoid,
             Activation::Sigmoid,
+            Activation::Swish,
         ];
         for (i, act) in acts.into_iter().enumerate() {
             let (kernel, stride, dilation, groups) = [
@@ -401,12 +438,17 @@ mod with_onnx_runtime {
                 (5, 2, 2, 8),
                 (1, 1, 1, 1),
                 (3, 1, 4, 2),
+                (3, 2, 2, 8),
             ][i];
+            // The Keras form (conv bias, ε 1e-3) on every other one.
+            let keras = i % 2 == 1;
             let layer = ConvBnActConfig::new(8, 8, kernel)
                 .with_stride(stride)
                 .with_dilation(dilation)
                 .with_groups(groups)
                 .with_act(act)
+                .with_bias(keras)
+                .with_epsilon(if keras { 1e-3 } else { 1e-5 })
                 .init(&device());
             assert_layer(
                 &format!("cba {act:?} k{kernel} s{stride} d{dilation} g{groups}"),

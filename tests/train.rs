@@ -174,11 +174,11 @@ fn mfaranet_trains_with_its_joint_loss() {
     assert!(records.contains("\"boundary\"") && records.contains("\"regularizer\""));
 }
 
-/// Each network of seed 004's comparison and AttaNet trains through the CLI; BiSeNet and
-/// AttaNet log their two auxiliary heads' loss beside the main one, the AAFF networks (no
+/// Each network of seed 004's comparison, AttaNet and FSFFNet trains through the CLI; BiSeNet
+/// and AttaNet log their two auxiliary heads' loss beside the main one, the others (no
 /// auxiliary heads) do not.
 #[test]
-fn bisenet_aaff_and_attanet_networks_train() {
+fn bisenet_aaff_attanet_and_fsffnet_train() {
     for (model, aux) in [
         ("bisenet-r18", true),
         ("bisenet-x39", true),
@@ -187,6 +187,7 @@ fn bisenet_aaff_and_attanet_networks_train() {
         ("aaffnet2", false),
         ("attanet-r18", true),
         ("attanet-light", true),
+        ("fsffnet", false),
     ] {
         let (_tmp, run, path) =
             config_file(2, 2, &[("model: msnet-m", &format!("model: {model}"))]);

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{hard_sigmoid, hard_swish, relu, sigmoid};
+use burn::tensor::activation::{hard_sigmoid, hard_swish, relu, sigmoid, silu};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,8 @@ pub enum Activation {
     HardSwish,
     HardSigmoid,
     Sigmoid,
+    /// `x·σ(x)` (swish / SiLU; FSFFNet's Keras blocks).
+    Swish,
 }
 
 impl Activation {
@@ -44,6 +46,7 @@ impl Activation {
             // PyTorch's hardsigmoid: relu6(x + 3) / 6.
             Activation::HardSigmoid => hard_sigmoid(x, 1.0 / 6.0, 0.5),
             Activation::Sigmoid => sigmoid(x),
+            Activation::Swish => silu(x),
         }
     }
 
@@ -55,6 +58,11 @@ impl Activation {
             Activation::HardSwish => g.unary("HardSwish", x),
             Activation::HardSigmoid => g.hard_sigmoid(x, 1.0 / 6.0, 0.5),
             Activation::Sigmoid => g.unary("Sigmoid", x),
+            // Opset 17 has no Swish operator.
+            Activation::Swish => {
+                let gate = g.unary("Sigmoid", x);
+                g.binary("Mul", x, &gate)
+            }
         }
     }
 }
@@ -235,7 +243,8 @@ pub struct ConvBnAct {
     pub act: Activation,
 }
 
-/// Configuration of [`ConvBnAct`]: no conv bias, PyTorch BatchNorm epsilon 1e-5.
+/// Configuration of [`ConvBnAct`]: by default no conv bias and PyTorch's BatchNorm epsilon
+/// 1e-5 (Keras models set `bias` and epsilon 1e-3).
 #[derive(Config, Debug)]
 pub struct ConvBnActConfig {
     pub c_in: usize,
@@ -249,6 +258,10 @@ pub struct ConvBnActConfig {
     pub groups: usize,
     #[config(default = "Activation::Relu")]
     pub act: Activation,
+    #[config(default = false)]
+    pub bias: bool,
+    #[config(default = 1e-5)]
+    pub epsilon: f64,
 }
 
 impl ConvBnActConfig {
@@ -256,10 +269,13 @@ impl ConvBnActConfig {
         let conv = conv2d_dilated_config(self.c_in, self.c_out, self.kernel, self.dilation)
             .with_stride([self.stride, self.stride])
             .with_groups(self.groups)
+            .with_bias(self.bias)
             .init(device);
         ConvBnAct {
             conv,
-            bn: BatchNormConfig::new(self.c_out).init(device),
+            bn: BatchNormConfig::new(self.c_out)
+                .with_epsilon(self.epsilon)
+                .init(device),
             act: self.act,
         }
     }

@@ -16,6 +16,7 @@ use card::InputSpec;
 use segmentors::aaffnet::AaffNetConfig;
 use segmentors::attanet::{AttaNetBackboneKind, AttaNetConfig};
 use segmentors::bisenet::BiSeNetConfig;
+use segmentors::fsffnet::FsffNetConfig;
 use segmentors::mfaranet::MfaraNetConfig;
 use segmentors::msnet::{MsNetConfig, MsNetEncoderConfig};
 use segmentors::{ConfigError, SegmentorConfig};
@@ -151,6 +152,11 @@ pub fn registry(num_classes: usize) -> Vec<ModelSpec> {
             "attanet-light",
             "AttaNet-light: plain CBR backbone, AFM and SAM at 1/8, width 64, as released",
             attanet(AttaNetBackboneKind::Light),
+        ),
+        spec(
+            "fsffnet",
+            "FSFFNet: MBConv encoder + feature scaling (FSM) + multi-stage feature fusion",
+            SegmentorConfig::FsffNet(FsffNetConfig { num_classes }),
         ),
     ]
 }

@@ -139,18 +139,34 @@ pub struct InvertedResidualConfig {
     pub se: bool,
     pub act: Activation,
     pub stride: usize,
+    /// Keep the 1×1 expansion when it does not widen (Keras MBConv with t = 1).
+    #[config(default = false)]
+    pub expand_always: bool,
+    /// The residual connection; `None` = whenever the stride is 1 and the widths match.
+    #[config(default = "None")]
+    pub residual: Option<bool>,
+    /// Conv biases and BatchNorm epsilon (Keras: biases, 1e-3).
+    #[config(default = false)]
+    pub bias: bool,
+    #[config(default = 1e-5)]
+    pub epsilon: f64,
 }
 
 impl InvertedResidualConfig {
     pub fn init(&self, device: &Device) -> InvertedResidual {
-        let expand = (self.expand != self.c_in).then(|| {
-            ConvBnActConfig::new(self.c_in, self.expand, 1)
+        let cbr = |c_in, c_out, kernel| {
+            ConvBnActConfig::new(c_in, c_out, kernel)
+                .with_bias(self.bias)
+                .with_epsilon(self.epsilon)
+        };
+        let expand = (self.expand_always || self.expand != self.c_in).then(|| {
+            cbr(self.c_in, self.expand, 1)
                 .with_act(self.act)
                 .init(device)
         });
         InvertedResidual {
             expand,
-            depthwise: ConvBnActConfig::new(self.expand, self.expand, self.kernel)
+            depthwise: cbr(self.expand, self.expand, self.kernel)
                 .with_stride(self.stride)
                 .with_groups(self.expand)
                 .with_act(self.act)
@@ -158,10 +174,12 @@ impl InvertedResidualConfig {
             se: self.se.then(|| {
                 SqueezeExciteConfig::new(self.expand, make_divisible(self.expand / 4)).init(device)
             }),
-            project: ConvBnActConfig::new(self.expand, self.c_out, 1)
+            project: cbr(self.expand, self.c_out, 1)
                 .with_act(Activation::None)
                 .init(device),
-            use_residual: self.stride == 1 && self.c_in == self.c_out,
+            use_residual: self
+                .residual
+                .unwrap_or(self.stride == 1 && self.c_in == self.c_out),
         }
     }
 }

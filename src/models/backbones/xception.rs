@@ -37,6 +37,11 @@ pub struct SeparableConvBnActConfig {
     pub dilation: usize,
     #[config(default = "Activation::Relu")]
     pub act: Activation,
+    /// A bias on the pointwise conv (Keras `SeparableConv2D` puts its only bias there).
+    #[config(default = false)]
+    pub bias: bool,
+    #[config(default = 1e-5)]
+    pub epsilon: f64,
 }
 
 impl SeparableConvBnActConfig {
@@ -48,6 +53,8 @@ impl SeparableConvBnActConfig {
                 .init(device),
             pointwise: ConvBnActConfig::new(self.c_in, self.c_out, 1)
                 .with_act(self.act)
+                .with_bias(self.bias)
+                .with_epsilon(self.epsilon)
                 .init(device),
         }
     }

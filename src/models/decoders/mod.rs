@@ -2,5 +2,6 @@
 
 pub mod attanet;
 pub mod bisenet;
+pub mod fsffnet;
 pub mod mfaranet;
 pub mod mfma;

@@ -13,6 +13,7 @@
 pub mod aaffnet;
 pub mod attanet;
 pub mod bisenet;
+pub mod fsffnet;
 pub mod mfaranet;
 pub mod msnet;
 
@@ -133,6 +134,8 @@ segmentors! {
     AaffNet(aaffnet::AaffNet, aaffnet::AaffNetConfig),
     /// AttaNet (AAAI 2021): strip attention + attention fusion.
     AttaNet(attanet::AttaNet, attanet::AttaNetConfig),
+    /// FSFFNet (ICONIP 2021): feature scaling + multi-stage feature fusion.
+    FsffNet(fsffnet::FsffNet, fsffnet::FsffNetConfig),
 }
 
 impl Segmentor {

@@ -15,7 +15,7 @@ mod common;
 use common::{camvid, init_weights, python_with, rtseg, text};
 
 /// Every test of this file, by the name it passes around; its index picks its DDS domain.
-const TESTS: [&str; 20] = [
+const TESTS: [&str; 21] = [
     "forms",
     "cameras",
     "short_data",
@@ -36,9 +36,10 @@ const TESTS: [&str; 20] = [
     "ground",
     "signals",
     "backend_error",
+    "zoo_networks",
 ];
 
-/// A distinct DDS domain per test (100..119), so parallel tests never see each other.
+/// A distinct DDS domain per test (100..120), so parallel tests never see each other.
 fn domain(test: &str) -> String {
     let index = TESTS
         .iter()
@@ -458,49 +459,77 @@ fn the_node_runs_onnx_runtime() {
     common::missing("the node's ONNX Runtime backend: run the tests with `--features ort`");
 }
 
-/// `backend: ort` with an exported ONNX file: the node's masks are those of `rtseg infer
-/// --backend ort` byte for byte, and those of the burn backend on ≥ 99.9 % of pixels.
+/// `rtseg export` of the setup's weights of `model`.
 #[cfg(feature = "ort")]
-#[test]
-fn the_node_runs_onnx_runtime() {
-    let Some(s) = setup() else { return };
-    let onnx = s.dir.join("node.onnx");
+fn export_onnx(s: &Setup, model: &str, name: &str) -> PathBuf {
+    let onnx = s.dir.join(name);
     let out = rtseg(&[
         "export",
+        "--model",
+        model,
         "--weights",
         s.weights.to_str().unwrap(),
         "--out",
         onnx.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out));
+    onnx
+}
+
+/// The setup's frame sent raw and as PNG to a node with the test parameters `edits`; the
+/// masks it published, each checked to have arrived.
+#[cfg(feature = "ort")]
+fn masks_of_the_frame(s: &Setup, test: &str, tag: &str, edits: &[(&str, &str)]) -> Vec<Vec<u8>> {
+    let node = s.node_edited(test, tag, &["/cam_test"], edits);
+    let image = image::open(&s.frame).unwrap().to_rgb8();
+    let png = std::fs::read(&s.frame).unwrap();
+    let frames = vec![
+        s.raw(&format!("{tag}_rgb8.bin"), &image, "rgb8", 0),
+        s.compressed(
+            &format!("{tag}_frame.png"),
+            &png,
+            "rgb8; png compressed bgr8",
+        ),
+    ];
+    let plan = serde_json::json!({
+        "camera": "/cam_test", "output_namespace": "segmentation", "frames": frames,
+        "warmup": s.raw(&format!("{tag}_warmup.bin"), &image, "rgb8", 0),
+    });
+    let report = s.peer(test, tag, plan);
+    let log = node.stop();
+    report["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, frame)| {
+            assert_eq!(frame["received"], true, "frame {i} got no mask: {log}");
+            bytes(&frame["mask"])
+        })
+        .collect()
+}
+
+/// `backend: ort` with an exported ONNX file: the node's masks are those of `rtseg infer
+/// --backend ort` byte for byte, and those of the burn backend on ≥ 99.9 % of pixels.
+#[cfg(feature = "ort")]
+#[test]
+fn the_node_runs_onnx_runtime() {
+    let Some(s) = setup() else { return };
+    let onnx = export_onnx(&s, "msnet-m", "node.onnx");
     let onnx_param = format!("onnx: \"{}\"", onnx.display());
     let edits = [
         ("backend: burn", "backend: ort"),
         ("onnx: \"\"", onnx_param.as_str()),
     ];
-    let node = s.node_edited("ort_backend", "ort", &["/cam_test"], &edits);
-    let image = image::open(&s.frame).unwrap().to_rgb8();
-    let png = std::fs::read(&s.frame).unwrap();
-    let frames = vec![
-        s.raw("ort_rgb8.bin", &image, "rgb8", 0),
-        s.compressed("ort_frame.png", &png, "rgb8; png compressed bgr8"),
-    ];
-    let plan = serde_json::json!({
-        "camera": "/cam_test", "output_namespace": "segmentation", "frames": frames,
-        "warmup": s.raw("ort_warmup.bin", &image, "rgb8", 0),
-    });
-    let report = s.peer("ort_backend", "peer", plan);
-    let log = node.stop();
+    let masks = masks_of_the_frame(&s, "ort_backend", "ort", &edits);
     let (ort_mask, _) = s.infer_with(
         &s.frame,
         &["--backend", "ort", "--onnx", onnx.to_str().unwrap()],
     );
     let (burn_mask, _) = s.infer(&s.frame);
-    for (i, frame) in report["frames"].as_array().unwrap().iter().enumerate() {
-        assert_eq!(frame["received"], true, "frame {i} got no mask: {log}");
-        let mask = bytes(&frame["mask"]);
+    for (i, mask) in masks.iter().enumerate() {
         assert!(
-            mask == ort_mask.as_raw()[..],
+            mask[..] == ort_mask.as_raw()[..],
             "frame {i}: differs from rtseg infer --backend ort"
         );
         let same = mask
@@ -513,6 +542,41 @@ fn the_node_runs_onnx_runtime() {
             "frame {i}: {same} of {}",
             mask.len()
         );
+    }
+}
+
+/// Networks of the zoo beyond the two the node is named for, each through one backend:
+/// AttaNet-light (strip attention, nearest resizes) on ONNX Runtime and FSFFNet (swish,
+/// separable convs) on burn give `rtseg infer`'s masks byte for byte.
+#[cfg(feature = "ort")]
+#[test]
+fn the_node_serves_other_zoo_networks() {
+    let Some(mut s) = setup() else { return };
+    for (model, backend) in [("attanet-light", "ort"), ("fsffnet", "burn")] {
+        // The test parameters name `s.weights`.
+        s.weights = common::init_model_weights(&s.dir, model);
+        let mut edits = vec![("model: msnet-m ".to_string(), format!("model: {model} "))];
+        let mut infer_options = vec!["--model".to_string(), model.into()];
+        if backend == "ort" {
+            let onnx = export_onnx(&s, model, &format!("{model}.onnx"));
+            let onnx = onnx.to_str().unwrap().to_string();
+            edits.push(("backend: burn".into(), "backend: ort".into()));
+            edits.push(("onnx: \"\"".into(), format!("onnx: \"{onnx}\"")));
+            infer_options.extend(["--backend".to_string(), "ort".into(), "--onnx".into(), onnx]);
+        }
+        let edits: Vec<(&str, &str)> = edits
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let masks = masks_of_the_frame(&s, "zoo_networks", model, &edits);
+        let options: Vec<&str> = infer_options.iter().map(String::as_str).collect();
+        let (want, _) = s.infer_with(&s.frame, &options);
+        for (i, mask) in masks.iter().enumerate() {
+            assert!(
+                mask[..] == want.as_raw()[..],
+                "{model} on {backend}, frame {i}: differs from rtseg infer"
+            );
+        }
     }
 }
 

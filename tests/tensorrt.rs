@@ -564,9 +564,9 @@ mod with_tensorrt {
         let out = rtseg_env(
             dir.path(),
             &["node", "--params-file", file.to_str().unwrap()],
-            // A domain of its own (ros_node.rs uses 100..119), though it exits before joining.
+            // A domain of its own (ros_node.rs uses 100..120), though it exits before joining.
             &[
-                ("ROS_DOMAIN_ID", "120"),
+                ("ROS_DOMAIN_ID", "123"),
                 ("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST"),
             ],
         );

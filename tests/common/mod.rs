@@ -77,14 +77,13 @@ pub fn rtseg(args: &[&str]) -> Output {
 
 /// Seeded untrained msnet-m weights written by `rtseg weights init` into `dir`.
 pub fn init_weights(dir: &Path) -> PathBuf {
-    let path = dir.join("msnet-m.bpk");
-    let out = rtseg(&[
-        "weights",
-        "init",
-        "--model",
-        "msnet-m",
-        path.to_str().unwrap(),
-    ]);
+    init_model_weights(dir, "msnet-m")
+}
+
+/// `rtseg weights init --model MODEL` into `dir/MODEL.bpk`.
+pub fn init_model_weights(dir: &Path, model: &str) -> PathBuf {
+    let path = dir.join(format!("{model}.bpk"));
+    let out = rtseg(&["weights", "init", "--model", model, path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     path
 }

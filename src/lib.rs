@@ -15,6 +15,7 @@ pub mod node;
 pub mod onnx;
 pub mod pipeline;
 pub mod ros;
+pub mod search;
 pub mod source;
 pub mod train;
 pub mod weights;

@@ -1,0 +1,9 @@
+//! Asymptotic neural architecture search (ANAS, the "searched" half of MsNet-ANAS; architecture
+//! brief §1.1): a DARTS-style supernet of mixed operations whose candidate sets shrink stage by
+//! stage (P-DARTS' search-space approximation), and the genotype derived from it.
+//!
+//! [`space`] holds the search space, the pruning between stages and the derivation of a
+//! genotype; [`mixed`] the mixed operation and the supernet cell.
+
+pub mod mixed;
+pub mod space;

@@ -1,0 +1,215 @@
+//! The architecture search's building blocks: the mixed operation is the softmax(α)-weighted
+//! sum of its candidates, pruning keeps the strongest operations, and a hand-set α derives
+//! exactly the genotype DARTS' rule gives.
+
+use burn::module::Module;
+use burn::prelude::*;
+use rtseg::models::backbones::darts::{DartsNetworkConfig, OpKind};
+use rtseg::models::lower::Layer;
+use rtseg::search::mixed::{MixedOp, SearchCell};
+use rtseg::search::space::{Candidate, EDGES, SearchSpace, edge_endpoints};
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn input(shape: [usize; 4]) -> Tensor<4> {
+    device().seed(11);
+    Tensor::random(
+        shape,
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device(),
+    )
+}
+
+fn candidates(yaml: &str) -> Vec<Candidate> {
+    serde_yaml::from_str(yaml).unwrap()
+}
+
+#[test]
+fn the_mixed_op_is_the_softmax_weighted_sum_of_its_candidates() {
+    let set = candidates("[none, skip_connect, max_pool_3x3, sep_conv_3x3, dil_conv_5x5]");
+    let alpha = [0.3f32, -1.0, 2.0, 0.5, -0.2];
+    let sum: f32 = alpha.iter().map(|a| a.exp()).sum();
+    let weights: Vec<f32> = alpha.iter().map(|a| a.exp() / sum).collect();
+    for stride in [1, 2] {
+        device().seed(5);
+        let mixed = MixedOp::new(&set, 8, stride, &device()).valid();
+        assert_eq!(mixed.ops.len(), 4, "no module for none");
+        let x = input([2, 8, 13, 11]);
+        let alpha_t = Tensor::<1>::from_floats(alpha, &device());
+        let got = mixed.forward(x.clone(), alpha_t);
+        // Each non-zero candidate's op on its own, weighted by hand.
+        let mut want = Tensor::<4>::zeros(got.dims(), &device());
+        for (op, w) in mixed.ops.iter().zip(&weights[1..]) {
+            want = want + op.forward(x.clone()) * *w;
+        }
+        assert_eq!(
+            got.dims(),
+            [2, 8, 13usize.div_ceil(stride), 11usize.div_ceil(stride)]
+        );
+        got.into_data()
+            .assert_approx_eq::<f32>(&want.into_data(), burn::tensor::Tolerance::absolute(1e-5));
+    }
+}
+
+#[test]
+fn edges_are_numbered_node_by_node() {
+    assert_eq!(EDGES, 14);
+    assert_eq!(edge_endpoints(0), (0, 0));
+    assert_eq!(edge_endpoints(1), (1, 0));
+    assert_eq!(edge_endpoints(2), (0, 1));
+    assert_eq!(edge_endpoints(4), (2, 1));
+    assert_eq!(edge_endpoints(8), (3, 2));
+    assert_eq!(edge_endpoints(9), (0, 3));
+    assert_eq!(edge_endpoints(13), (4, 3));
+}
+
+#[test]
+fn supernet_cells_concatenate_their_four_nodes() {
+    let space = SearchSpace::uniform(&candidates("[none, skip_connect, sep_conv_3x3]")).unwrap();
+    let alphas: Vec<Tensor<1>> = (0..EDGES).map(|_| Tensor::zeros([3], &device())).collect();
+    let normal = SearchCell::new(&space.normal, (8, 8, 4), false, false, &device()).valid();
+    let out = normal.forward(input([1, 8, 9, 7]), input([1, 8, 9, 7]), &alphas);
+    assert_eq!(out.dims(), [1, 16, 9, 7]);
+    // A reduction cell after a normal one; the one after it sees s0 at twice s1's size.
+    let reduce = SearchCell::new(&space.reduce, (8, 16, 8), true, false, &device()).valid();
+    let out = reduce.forward(input([1, 8, 9, 7]), input([1, 16, 9, 7]), &alphas);
+    assert_eq!(out.dims(), [1, 32, 5, 4]);
+    let after = SearchCell::new(&space.normal, (16, 32, 8), false, true, &device()).valid();
+    let out = after.forward(input([1, 16, 9, 7]), out, &alphas);
+    assert_eq!(out.dims(), [1, 32, 5, 4]);
+}
+
+/// α of a cell: edge `e` gives candidate `i` the value `f(e, i)`.
+fn alphas(space: &[Vec<Candidate>], f: impl Fn(usize, usize) -> f32) -> Vec<Vec<f32>> {
+    space
+        .iter()
+        .enumerate()
+        .map(|(e, c)| (0..c.len()).map(|i| f(e, i)).collect())
+        .collect()
+}
+
+#[test]
+fn pruning_keeps_the_strongest_operations_and_none() {
+    let space = SearchSpace::uniform(&Candidate::darts()).unwrap();
+    // Normal edges prefer later candidates, reduction edges earlier ones; none is strongest
+    // everywhere and stays without counting.
+    let normal = alphas(&space.normal, |_, i| if i == 0 { 9.0 } else { i as f32 });
+    let reduce = alphas(&space.reduce, |e, i| {
+        if i == 0 { 9.0 } else { -(i as f32) + e as f32 }
+    });
+    let pruned = space.prune(&normal, &reduce, 3).unwrap();
+    let want_normal = candidates("[none, sep_conv_5x5, dil_conv_3x3, dil_conv_5x5]");
+    let want_reduce = candidates("[none, max_pool_3x3, avg_pool_3x3, skip_connect]");
+    assert!(
+        pruned.normal.iter().all(|e| *e == want_normal),
+        "{:?}",
+        pruned.normal
+    );
+    assert!(
+        pruned.reduce.iter().all(|e| *e == want_reduce),
+        "{:?}",
+        pruned.reduce
+    );
+    // Ties keep the earlier candidate.
+    let flat = alphas(&space.normal, |_, _| 0.0);
+    let tied = space.prune(&flat, &flat, 2).unwrap();
+    assert_eq!(
+        tied.normal[0],
+        candidates("[none, max_pool_3x3, avg_pool_3x3]")
+    );
+
+    let err = space.prune(&normal, &reduce, 8).unwrap_err();
+    assert!(err.contains("cannot keep 8 of its 7 operations"), "{err}");
+    assert!(space.prune(&normal, &reduce, 0).is_err());
+    let err = space.prune(&normal[..3], &reduce, 1).unwrap_err();
+    assert!(err.contains("14 edges of candidates but α for 3"), "{err}");
+}
+
+#[test]
+fn a_hand_set_alpha_derives_the_expected_genotype() {
+    let space = SearchSpace::uniform(&Candidate::darts()).unwrap();
+    let index = |name: &str| {
+        Candidate::darts()
+            .iter()
+            .position(|c| *c == candidates(&format!("[{name}]"))[0])
+            .unwrap()
+    };
+    // Each edge: one strong candidate (its strength grows with the edge's input state for the
+    // normal cell, so each node keeps its last two edges) and `none` strongest of all on
+    // edge 0, which the op choice skips but which weakens that edge.
+    let strong = [
+        "sep_conv_3x3",
+        "dil_conv_5x5",
+        "skip_connect",
+        "max_pool_3x3",
+    ];
+    let normal = alphas(&space.normal, |e, i| {
+        let (input, node) = edge_endpoints(e);
+        if i == 0 && e == 0 {
+            5.0
+        } else if i == index(strong[(node + input) % 4]) {
+            1.0 + input as f32
+        } else {
+            0.0
+        }
+    });
+    let reduce = alphas(&space.reduce, |e, i| {
+        let (input, _) = edge_endpoints(e);
+        // Inputs 0 and 1 strongest everywhere, max-pool on them, avg-pool elsewhere.
+        let op = if input < 2 {
+            "max_pool_3x3"
+        } else {
+            "avg_pool_3x3"
+        };
+        if i == index(op) {
+            3.0 - input as f32
+        } else {
+            0.0
+        }
+    });
+    let genotype = space.derive("hand", &normal, &reduce).unwrap();
+    use OpKind::*;
+    assert_eq!(
+        genotype.normal,
+        vec![
+            (SepConv3x3, 0), // node 0 has only two inputs; edge 0 is weak but kept
+            (DilConv5x5, 1),
+            (SkipConnect, 1), // node 1: inputs 1 and 2
+            (MaxPool3x3, 2),
+            (SepConv3x3, 2), // node 2: inputs 2 and 3
+            (DilConv5x5, 3),
+            (SkipConnect, 3), // node 3: inputs 3 and 4
+            (MaxPool3x3, 4),
+        ]
+    );
+    assert_eq!(
+        genotype.reduce,
+        [(MaxPool3x3, 0), (MaxPool3x3, 1)].repeat(4)
+    );
+    assert_eq!(genotype.normal_concat, vec![2, 3, 4, 5]);
+    genotype.validate().unwrap();
+    // The derived genotype builds the MsNet-ANAS encoder.
+    let encoder = DartsNetworkConfig::new().with_genotype(genotype);
+    encoder.validate().unwrap();
+    let _ = encoder.init(&device());
+}
+
+#[test]
+fn candidate_lists_are_read_by_their_darts_names() {
+    assert_eq!(candidates("[none]"), vec![Candidate::NONE]);
+    assert_eq!(Candidate::NONE.to_string(), "none");
+    assert_eq!(
+        Candidate::Op(OpKind::SepConv5x5).to_string(),
+        "sep_conv_5x5"
+    );
+    let err = serde_yaml::from_str::<Vec<Candidate>>("[sep_conv_7x7]").unwrap_err();
+    assert!(
+        err.to_string().contains("untagged") || err.to_string().contains("variant"),
+        "{err}"
+    );
+    assert!(SearchSpace::uniform(&candidates("[none]")).is_err());
+    let err = SearchSpace::uniform(&candidates("[none, skip_connect, none]")).unwrap_err();
+    assert!(err.contains("none is listed twice"), "{err}");
+}

@@ -7,6 +7,7 @@ use burn::prelude::*;
 use rtseg::models::backbones::darts::{DartsNetworkConfig, OpKind};
 use rtseg::models::lower::Layer;
 use rtseg::search::mixed::{MixedOp, SearchCell};
+use rtseg::search::network::{SearchNet, SearchNetConfig};
 use rtseg::search::space::{Candidate, EDGES, SearchSpace, edge_endpoints};
 
 fn device() -> Device {
@@ -212,4 +213,77 @@ fn candidate_lists_are_read_by_their_darts_names() {
     assert!(SearchSpace::uniform(&candidates("[none]")).is_err());
     let err = SearchSpace::uniform(&candidates("[none, skip_connect, none]")).unwrap_err();
     assert!(err.contains("none is listed twice"), "{err}");
+}
+
+fn tiny_supernet(layout: &str) -> SearchNetConfig {
+    SearchNetConfig {
+        channels: 4,
+        layout: layout.into(),
+        space: SearchSpace::uniform(&candidates(
+            "[none, skip_connect, sep_conv_3x3, max_pool_3x3]",
+        ))
+        .unwrap(),
+        num_classes: 3,
+    }
+}
+
+#[test]
+fn the_supernet_returns_scores_at_the_input_size() {
+    let config = tiny_supernet("NRNRR");
+    config.validate().unwrap();
+    let net = config.init(&device()).valid();
+    assert_eq!(net.forward(input([2, 3, 64, 80])).dims(), [2, 3, 64, 80]);
+    let (normal, reduce) = net.alphas();
+    assert_eq!((normal.len(), reduce.len()), (EDGES, EDGES));
+    assert!(normal.iter().all(|a| a.len() == 4));
+
+    let err = tiny_supernet("NRNR").validate().unwrap_err();
+    assert!(err.contains("three reduction cells"), "{err}");
+    let err = tiny_supernet("NRXRR").validate().unwrap_err();
+    assert!(err.contains("only N and R"), "{err}");
+}
+
+/// A weight step changes no α and an architecture step changes nothing but α: the two halves
+/// of the first-order bilevel search update disjoint parameters.
+#[test]
+fn weight_and_architecture_steps_update_disjoint_parameters() {
+    use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
+    let device = Device::flex().autodiff();
+    device.seed(3);
+    let net = tiny_supernet("NRNRR").init(&device);
+    let snapshot = |net: &SearchNet| {
+        let (n, r) = net.alphas();
+        let w = net.stem[0].conv.weight.val().into_data();
+        (n, r, w)
+    };
+    let x = Tensor::<4>::random([2, 3, 64, 64], burn::tensor::Distribution::Default, &device);
+    let loss = |net: &SearchNet| net.forward(x.clone()).powi_scalar(2).mean();
+
+    let before = snapshot(&net);
+    let mut grads = loss(&net).backward();
+    let ids = net.weight_params();
+    let grads = GradientsParams::from_params(&mut grads, &net, &ids);
+    let net = SgdConfig::new().init().step(0.1, net, grads);
+    let after_w = snapshot(&net);
+    assert_eq!(
+        (&after_w.0, &after_w.1),
+        (&before.0, &before.1),
+        "a weight step moved α"
+    );
+    assert_ne!(after_w.2, before.2, "a weight step left the stem unchanged");
+
+    let mut grads = loss(&net).backward();
+    let ids = net.arch_params();
+    let grads = GradientsParams::from_params(&mut grads, &net, &ids);
+    let net = AdamConfig::new().init().step(0.01, net, grads);
+    let after_a = snapshot(&net);
+    assert_eq!(after_a.2, after_w.2, "an architecture step moved a weight");
+    assert_ne!(
+        after_a.0, after_w.0,
+        "an architecture step left the normal α unchanged"
+    );
+    assert_ne!(
+        after_a.1, after_w.1,
+        "an architecture step left the reduction α unchanged"
+    );
 }

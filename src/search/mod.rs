@@ -3,7 +3,9 @@
 //! stage (P-DARTS' search-space approximation), and the genotype derived from it.
 //!
 //! [`space`] holds the search space, the pruning between stages and the derivation of a
-//! genotype; [`mixed`] the mixed operation and the supernet cell.
+//! genotype; [`mixed`] the mixed operation and the supernet cell; [`network`] the supernet
+//! under the MFMA decoder with its architecture weights.
 
 pub mod mixed;
+pub mod network;
 pub mod space;

@@ -39,6 +39,8 @@ enum Command {
     Weights(cli::weights::Command),
     /// Train a model from a YAML config (see configs/), or resume a run.
     Train(cli::train::Args),
+    /// Search an MsNet-ANAS cell genotype on a dataset (see configs/search/), or resume one.
+    Search(cli::search::Args),
     /// Run the ROS 2 node: camera topics in, segmentation masks out (see launch/).
     Node(cli::node::Args),
     /// Per-class IoU, mIoU, pixel and mean class accuracy on a dataset split.
@@ -57,6 +59,7 @@ fn run(cli: Cli, ros_args: &[String]) -> anyhow::Result<ExitCode> {
         Command::Engine(command) => cli::engine::run(command),
         Command::Weights(command) => cli::weights::run(command),
         Command::Train(args) => cli::train::run(args),
+        Command::Search(args) => cli::search::run(args),
         Command::Node(args) => cli::node::run(args, ros_args),
         Command::Eval(args) => cli::eval::run(args),
     }

@@ -8,6 +8,7 @@ pub mod export;
 pub mod infer;
 pub mod models;
 pub mod node;
+pub mod search;
 pub mod train;
 pub mod weights;
 
@@ -181,6 +182,60 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
 /// Set by Ctrl-C (SIGINT), SIGTERM or SIGHUP: training checkpoints and stops at the end of
 /// the current step; the node stops its workers and leaves the graph.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// How a resumable job (`train`, `search`) is started or continued.
+#[derive(clap::Args)]
+pub struct JobArgs {
+    /// Configuration file holding every hyperparameter (see configs/).
+    #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Override a config key, e.g. `--set iterations=20 --set augment.crop=[128,160]`;
+    /// a number indexes a list (`--set stages.0.steps=20`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Continue the run in this directory from its latest checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
+}
+
+/// A resumable job (`train`, `search`): started from a config file with `--set` overrides, or
+/// continued from its directory; Ctrl-C checkpoints and stops it with status 130.
+pub fn run_resumable(
+    JobArgs {
+        config,
+        overrides,
+        resume,
+    }: JobArgs,
+    start: impl FnOnce(
+        &std::path::Path,
+        &[String],
+        rtseg::train::StopRequest,
+    ) -> anyhow::Result<rtseg::train::Outcome>,
+    continue_in: impl FnOnce(
+        &std::path::Path,
+        rtseg::train::StopRequest,
+    ) -> anyhow::Result<rtseg::train::Outcome>,
+) -> anyhow::Result<std::process::ExitCode> {
+    catch_ctrl_c();
+    let stop = &|_step: u64| interrupted();
+    let outcome = match (config, resume) {
+        (_, Some(dir)) => {
+            if !overrides.is_empty() {
+                anyhow::bail!(
+                    "--set cannot change a run being resumed (its config.yaml is the schedule)"
+                );
+            }
+            continue_in(&dir, stop)?
+        }
+        (Some(path), None) => start(&path, &overrides, stop)?,
+        (None, None) => anyhow::bail!("pass --config FILE or --resume DIR"),
+    };
+    Ok(match outcome {
+        rtseg::train::Outcome::Finished => std::process::ExitCode::SUCCESS,
+        // The conventional exit status of a process stopped by SIGINT.
+        rtseg::train::Outcome::Interrupted { .. } => std::process::ExitCode::from(130),
+    })
+}
 
 pub fn catch_ctrl_c() {
     if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {

@@ -27,6 +27,25 @@ pub struct Batch {
     pub shape: [usize; 4],
 }
 
+impl Batch {
+    /// The images as an `[N, 3, H, W]` tensor on `device`.
+    pub fn image_tensor(&self, device: &burn::prelude::Device) -> burn::prelude::Tensor<4> {
+        burn::prelude::Tensor::from_data(
+            burn::tensor::TensorData::new(self.images.clone(), self.shape),
+            device,
+        )
+    }
+
+    /// The labels, `N×H×W` train ids.
+    pub fn label_map(&self) -> crate::models::losses::Labels<'_> {
+        let [n, _, h, w] = self.shape;
+        crate::models::losses::Labels {
+            ids: &self.labels,
+            shape: [n, h, w],
+        }
+    }
+}
+
 /// What a worker sends: a batch, or the error that stopped it (naming the file).
 type Message = anyhow::Result<Batch>;
 

@@ -4,8 +4,10 @@
 //!
 //! [`space`] holds the search space, the pruning between stages and the derivation of a
 //! genotype; [`mixed`] the mixed operation and the supernet cell; [`network`] the supernet
-//! under the MFMA decoder with its architecture weights.
+//! under the MFMA decoder with its architecture weights; [`run`] the staged bilevel search
+//! behind `rtseg search`.
 
 pub mod mixed;
 pub mod network;
+pub mod run;
 pub mod space;

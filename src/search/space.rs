@@ -18,54 +18,84 @@ pub const NODES: usize = 4;
 pub const EDGES: usize = NODES * (NODES + 3) / 2;
 
 /// A candidate operation: one of the genotype's operations or `none` (the zero operation,
-/// which lets the search switch an edge off; a derived genotype never contains it).
+/// which lets the search switch an edge off; a derived genotype never contains it). Written
+/// with DARTS' names (`none`, `sep_conv_3x3`, …).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(try_from = "String", into = "String")]
 pub enum Candidate {
-    Zero(Zero),
+    None,
     Op(OpKind),
 }
 
-/// The `none` candidate, spelled as DARTS spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Zero {
-    None,
-}
-
 impl Candidate {
-    pub const NONE: Candidate = Candidate::Zero(Zero::None);
+    pub const NONE: Candidate = Candidate::None;
 
     /// The DARTS candidate set, in DARTS' order.
     pub fn darts() -> Vec<Candidate> {
         let mut all = vec![Candidate::NONE];
-        all.extend(
-            [
-                OpKind::MaxPool3x3,
-                OpKind::AvgPool3x3,
-                OpKind::SkipConnect,
-                OpKind::SepConv3x3,
-                OpKind::SepConv5x5,
-                OpKind::DilConv3x3,
-                OpKind::DilConv5x5,
-            ]
-            .map(Candidate::Op),
-        );
+        all.extend(DARTS_OPS.map(Candidate::Op));
         all
     }
 
     pub fn op(self) -> Option<OpKind> {
         match self {
-            Candidate::Zero(_) => None,
+            Candidate::None => None,
             Candidate::Op(kind) => Some(kind),
         }
     }
 }
 
+/// DARTS' seven operations, in its order.
+const DARTS_OPS: [OpKind; 7] = [
+    OpKind::MaxPool3x3,
+    OpKind::AvgPool3x3,
+    OpKind::SkipConnect,
+    OpKind::SepConv3x3,
+    OpKind::SepConv5x5,
+    OpKind::DilConv3x3,
+    OpKind::DilConv5x5,
+];
+
+fn op_name(op: OpKind) -> String {
+    serde_yaml::to_string(&op)
+        .expect("operation names serialise")
+        .trim()
+        .to_string()
+}
+
+impl TryFrom<String> for Candidate {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        if name == "none" {
+            return Ok(Candidate::None);
+        }
+        DARTS_OPS
+            .into_iter()
+            .find(|&op| op_name(op) == name)
+            .map(Candidate::Op)
+            .ok_or_else(|| {
+                let known: Vec<String> = Candidate::darts().iter().map(|c| c.to_string()).collect();
+                format!(
+                    "unknown operation {name:?}; the candidates are {}",
+                    known.join(", ")
+                )
+            })
+    }
+}
+
+impl From<Candidate> for String {
+    fn from(c: Candidate) -> String {
+        c.to_string()
+    }
+}
+
 impl fmt::Display for Candidate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = serde_yaml::to_string(self).map_err(|_| fmt::Error)?;
-        f.write_str(text.trim())
+        match self {
+            Candidate::None => f.write_str("none"),
+            Candidate::Op(op) => f.write_str(&op_name(*op)),
+        }
     }
 }
 

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use super::config::TrainConfig;
 use crate::datasets::sources::SplitDigest;
 use crate::io::write_atomic;
-use crate::models::segmentors::Segmentor;
 
 pub const CONFIG_FILE: &str = "config.yaml";
 pub const RUN_FILE: &str = "run.json";
@@ -164,9 +163,11 @@ impl Checkpoint {
         Ok(Some(Self { dir }))
     }
 
-    pub fn write(
+    /// Writes `model` (a network or a supernet), both optimizers and the loop state as the
+    /// run's newest checkpoint, atomically.
+    pub fn write<M: Module>(
         run_dir: &Path,
-        model: &Segmentor,
+        model: &M,
         backbone_optim: &ModuleOptimizer,
         head_optim: &ModuleOptimizer,
         state: &TrainState,
@@ -220,12 +221,12 @@ impl Checkpoint {
 
     /// Restores model (with its parameter ids, which the optimizer states are keyed by),
     /// both optimizers and the loop state.
-    pub fn load(
+    pub fn load<M: Module>(
         &self,
-        fresh: Segmentor,
+        fresh: M,
         backbone_optim: ModuleOptimizer,
         head_optim: ModuleOptimizer,
-    ) -> anyhow::Result<(Segmentor, ModuleOptimizer, ModuleOptimizer, TrainState)> {
+    ) -> anyhow::Result<(M, ModuleOptimizer, ModuleOptimizer, TrainState)> {
         let fail = |what: &str, e: String| {
             anyhow::anyhow!("checkpoint {}: {what}: {e}", self.dir.display())
         };
@@ -249,11 +250,15 @@ impl Checkpoint {
 
 /// Appends one JSON record to the run's metrics log.
 pub fn append_metrics(run_dir: &Path, record: &serde_json::Value) -> anyhow::Result<()> {
-    let path = run_dir.join(METRICS_FILE);
+    append_record(&run_dir.join(METRICS_FILE), record)
+}
+
+/// Appends one JSON record as a line of the JSON-lines file `path`.
+pub fn append_record(path: &Path, record: &serde_json::Value) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&path)
+        .open(path)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
     writeln!(file, "{record}").map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }

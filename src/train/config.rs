@@ -141,19 +141,7 @@ impl ScheduleConfig {
 impl TrainConfig {
     /// Reads a YAML config and applies `key.path=value` overrides (values parsed as YAML).
     pub fn load(path: &Path, overrides: &[String]) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-        let mut value: serde_yaml::Value = serde_yaml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: not valid YAML: {e}", path.display()))?;
-        for item in overrides {
-            apply_override(&mut value, item)?;
-        }
-        let config: TrainConfig = serde_yaml::from_value(value)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        config
-            .validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        Ok(config)
+        read_config(path, overrides, Self::validate)
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -176,7 +164,27 @@ impl TrainConfig {
     }
 }
 
-/// `a.b.c=value`: sets a nested key, creating maps on the way.
+/// A YAML config file with `key.path=value` overrides applied (values parsed as YAML),
+/// deserialised and checked by `validate`; errors name the file.
+pub(crate) fn read_config<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    overrides: &[String],
+    validate: impl FnOnce(&T) -> Result<(), String>,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+    let mut value: serde_yaml::Value = serde_yaml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not valid YAML: {e}", path.display()))?;
+    for item in overrides {
+        apply_override(&mut value, item)?;
+    }
+    let config: T =
+        serde_yaml::from_value(value).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    validate(&config).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(config)
+}
+
+/// `a.b.c=value`: sets a nested key, creating maps on the way; a numeric part indexes a list.
 fn apply_override(root: &mut serde_yaml::Value, item: &str) -> anyhow::Result<()> {
     let (key, raw) = item
         .split_once('=')
@@ -185,6 +193,15 @@ fn apply_override(root: &mut serde_yaml::Value, item: &str) -> anyhow::Result<()
         .map_err(|e| anyhow::anyhow!("override {item:?}: value is not YAML: {e}"))?;
     let mut node = root;
     for part in key.split('.') {
+        // A number indexes an existing list (`stages.0.steps`).
+        if let (true, Ok(index)) = (node.is_sequence(), part.parse::<usize>()) {
+            let list = node.as_sequence_mut().expect("just checked");
+            let len = list.len();
+            node = list.get_mut(index).ok_or_else(|| {
+                anyhow::anyhow!("override {item:?}: index {index} is past the {len} entries")
+            })?;
+            continue;
+        }
         if !node.is_mapping() {
             *node = serde_yaml::Value::Mapping(Default::default());
         }

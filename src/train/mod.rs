@@ -21,7 +21,7 @@ use crate::backend::burn::BurnRunner;
 use crate::datasets::loader::{Batch, BatchLoader, Plan};
 use crate::evaluation::{ConfusionMatrix, evaluate};
 use crate::models::card::{InputSpec, ModelCard};
-use crate::models::losses::{Labels, LossConfig};
+use crate::models::losses::LossConfig;
 use crate::models::segmentors::{SegmentationModel, Segmentor, SegmentorConfig};
 use crate::models::{lookup, resolve};
 use crate::pipeline::cpu::CpuSegmenter;
@@ -174,18 +174,7 @@ pub fn train_step(
     loss: &LossConfig,
     device: &Device,
 ) -> anyhow::Result<(Segmentor, Vec<(&'static str, f32)>)> {
-    let Batch {
-        images,
-        labels,
-        shape,
-    } = batch;
-    let [n, _, h, w] = shape;
-    let labels = Labels {
-        ids: &labels,
-        shape: [n, h, w],
-    };
-    let images = Tensor::from_data(TensorData::new(images, shape), device);
-    let loss = model.losses(images, &labels, loss)?;
+    let loss = model.losses(batch.image_tensor(device), &batch.label_map(), loss)?;
     let parts = loss.parts;
     if !parts[0].1.is_finite() {
         anyhow::bail!("loss became {}; lower the learning rate", parts[0].1);
@@ -345,7 +334,7 @@ impl Run {
 }
 
 /// A progress bar on a terminal, plain log lines otherwise (CI, files).
-struct Progress {
+pub(crate) struct Progress {
     bar: Option<indicatif::ProgressBar>,
     /// When the last plain status line was printed (without a terminal).
     last_line: std::cell::Cell<std::time::Instant>,
@@ -355,7 +344,7 @@ struct Progress {
 const STATUS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Progress {
-    fn new(start: u64, total: u64) -> Self {
+    pub(crate) fn new(start: u64, total: u64) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
@@ -373,7 +362,7 @@ impl Progress {
         }
     }
 
-    fn update(&self, step: u64, message: &str) {
+    pub(crate) fn update(&self, step: u64, message: &str) {
         match &self.bar {
             Some(bar) => {
                 bar.set_position(step);
@@ -385,7 +374,7 @@ impl Progress {
 
     /// A status that changes often (validation progress): the bar's message on a terminal,
     /// else a log line every [`STATUS_EVERY`], so a long validation is never silent.
-    fn message(&self, message: &str) {
+    pub(crate) fn message(&self, message: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(message.to_string()),
             None if self.last_line.get().elapsed() >= STATUS_EVERY => {
@@ -396,14 +385,14 @@ impl Progress {
         }
     }
 
-    fn println(&self, line: &str) {
+    pub(crate) fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),
         }
     }
 
-    fn finish(&self, line: &str) {
+    pub(crate) fn finish(&self, line: &str) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

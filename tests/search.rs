@@ -460,3 +460,16 @@ fn bad_search_configs_are_refused_naming_the_key() {
     assert!(!out.status.success());
     assert_says(&out, "config.yaml");
 }
+
+#[test]
+fn the_shipped_search_config_parses_and_validates() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/search/anas_camvid.yaml");
+    let config = SearchConfig::load(&path, &[]).unwrap();
+    assert_eq!(
+        config.stages.last().unwrap().layout,
+        "NRNNRNNNR",
+        "the MsNet-ANAS layout"
+    );
+    assert_eq!(config.train_split, "train");
+}

@@ -14,6 +14,14 @@ fn device() -> Device {
     Device::flex()
 }
 
+/// burn's random numbers come from one generator per device, shared by the test threads of
+/// this binary: a test that seeds it and draws (network init, inputs) holds this lock, so a
+/// concurrent test cannot draw in between and change what it builds.
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn input(shape: [usize; 4]) -> Tensor<4> {
     device().seed(11);
     Tensor::random(
@@ -29,6 +37,7 @@ fn candidates(yaml: &str) -> Vec<Candidate> {
 
 #[test]
 fn the_mixed_op_is_the_softmax_weighted_sum_of_its_candidates() {
+    let _rng = rng_lock();
     let set = candidates("[none, skip_connect, max_pool_3x3, sep_conv_3x3, dil_conv_5x5]");
     let alpha = [0.3f32, -1.0, 2.0, 0.5, -0.2];
     let sum: f32 = alpha.iter().map(|a| a.exp()).sum();
@@ -68,6 +77,7 @@ fn edges_are_numbered_node_by_node() {
 
 #[test]
 fn supernet_cells_concatenate_their_four_nodes() {
+    let _rng = rng_lock();
     let space = SearchSpace::uniform(&candidates("[none, skip_connect, sep_conv_3x3]")).unwrap();
     let alphas: Vec<Tensor<1>> = (0..EDGES).map(|_| Tensor::zeros([3], &device())).collect();
     let normal = SearchCell::new(&space.normal, (8, 8, 4), false, false, &device()).valid();
@@ -130,6 +140,7 @@ fn pruning_keeps_the_strongest_operations_and_none() {
 
 #[test]
 fn a_hand_set_alpha_derives_the_expected_genotype() {
+    let _rng = rng_lock();
     let space = SearchSpace::uniform(&Candidate::darts()).unwrap();
     let index = |name: &str| {
         Candidate::darts()
@@ -230,6 +241,7 @@ fn tiny_supernet(layout: &str) -> SearchNetConfig {
 
 #[test]
 fn the_supernet_returns_scores_at_the_input_size() {
+    let _rng = rng_lock();
     let config = tiny_supernet("NRNRR");
     config.validate().unwrap();
     let net = config.init(&device()).valid();
@@ -248,6 +260,7 @@ fn the_supernet_returns_scores_at_the_input_size() {
 /// of the first-order bilevel search update disjoint parameters.
 #[test]
 fn weight_and_architecture_steps_update_disjoint_parameters() {
+    let _rng = rng_lock();
     use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
     let device = Device::flex().autodiff();
     device.seed(3);
@@ -396,6 +409,7 @@ fn a_tiny_search_writes_a_genotype_that_msnet_anas_builds_and_exports() {
 /// one that ran through.
 #[test]
 fn an_interrupted_search_resumes_exactly() {
+    let _rng = rng_lock();
     let tmp = tempfile::tempdir().unwrap();
     let (straight_cfg, straight) = tiny_search(tmp.path(), "straight");
     let (stopped_cfg, stopped) = tiny_search(tmp.path(), "stopped");

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::mixed::SearchCell;
 use super::space::SearchSpace;
 use crate::models::decoders::mfma::{MfmaDecoder, MfmaDecoderConfig};
-use crate::models::layers::{Activation, ConvBnAct, ConvBnActConfig};
+use crate::models::layers::ConvBnAct;
 use crate::models::lower::{Eager, Layer};
 use crate::models::segmentors::param_ids;
 
@@ -109,19 +109,7 @@ impl SearchNetConfig {
     /// Builds the supernet with fresh weights and α; call [`Self::validate`] first.
     pub fn init(&self, device: &Device) -> SearchNet {
         let c = self.channels;
-        let cbr = |c_in, c_out, act| {
-            ConvBnActConfig::new(c_in, c_out, 3)
-                .with_stride(2)
-                .with_act(act)
-                .init(device)
-        };
-        // MsNet-ANAS's stem (`DartsNetworkConfig`): stride 8, ReLU of the last conv left to
-        // the first cell's preprocessing.
-        let stem = vec![
-            cbr(3, c / 2, Activation::Relu),
-            cbr(c / 2, c, Activation::Relu),
-            cbr(c, c, Activation::None),
-        ];
+        let stem = crate::models::backbones::darts::stem(c, device);
         let (mut c_pp, mut c_p, mut c_cur) = (c, c, c);
         let mut reduction_prev = true;
         let (mut cells, mut reductions, mut widths) = (Vec::new(), Vec::new(), Vec::new());

@@ -375,6 +375,23 @@ impl Cell {
     }
 }
 
+/// MsNet-ANAS's stride-8 stem, the DARTS ImageNet stem: conv-BN-ReLU-conv-BN (1/4), then
+/// ReLU-conv-BN (1/8), all 3×3 stride 2, to `c` channels. The ReLU of the last conv is
+/// applied by the first cell's preprocessing.
+pub fn stem(c: usize, device: &Device) -> Vec<ConvBnAct> {
+    let cbr = |c_in, c_out, act| {
+        ConvBnActConfig::new(c_in, c_out, 3)
+            .with_stride(2)
+            .with_act(act)
+            .init(device)
+    };
+    vec![
+        cbr(3, c / 2, Activation::Relu),
+        cbr(c / 2, c, Activation::Relu),
+        cbr(c, c, Activation::None),
+    ]
+}
+
 /// Configuration of the cell encoder: stem width `c` and layout (`N`ormal/`R`eduction).
 #[derive(Config, Debug)]
 pub struct DartsNetworkConfig {
@@ -430,19 +447,7 @@ impl DartsNetworkConfig {
 
     pub fn init(&self, device: &Device) -> DartsNetwork {
         let c = self.channels;
-        let cbr = |c_in, c_out, act| {
-            ConvBnActConfig::new(c_in, c_out, 3)
-                .with_stride(2)
-                .with_act(act)
-                .init(device)
-        };
-        // The DARTS ImageNet stem: conv-BN-ReLU-conv-BN (1/4), then ReLU-conv-BN (1/8). The
-        // ReLU of the last conv is applied by the first cell's preprocessing.
-        let stem = vec![
-            cbr(3, c / 2, Activation::Relu),
-            cbr(c / 2, c, Activation::Relu),
-            cbr(c, c, Activation::None),
-        ];
+        let stem = stem(c, device);
         let (mut c_pp, mut c_p, mut c_cur) = (c, c, c);
         let mut reduction_prev = true; // the stem's last conv reduced s1 relative to s0
         let mut cells = Vec::new();

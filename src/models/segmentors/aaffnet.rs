@@ -13,15 +13,14 @@ use burn::module::{Module, ParamId};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, LossResult, NetworkConfig, SegmentationModel, Segmentor, param_ids};
+use super::{ConfigError, NetworkConfig, SegmentationModel, Segmentor, param_ids};
 use crate::models::backbones::xception::{XCEPTION39_WIDTHS, Xception39, Xception39Config};
 use crate::models::decoders::bisenet::{
     AaffBlock, AaffBlockConfig, FeatureFusion, FeatureFusionConfig, GateKind, SpatialPath,
     SpatialPathConfig, SpatialPathKind,
 };
 use crate::models::heads::{ConvHead, ConvHeadConfig};
-use crate::models::losses::{Labels, LossConfig, deep_supervision_loss};
-use crate::models::lower::{Block, Layer, Lower};
+use crate::models::lower::{Block, Lower};
 
 #[derive(Module, Debug)]
 pub struct AaffNet {
@@ -112,16 +111,7 @@ impl Block for AaffNet {
 }
 
 impl SegmentationModel for AaffNet {
-    /// Cross-entropy on the main output only: the seed names no auxiliary heads.
-    fn losses(&self, images: Tensor<4>, labels: &Labels, config: &LossConfig) -> LossResult {
-        Ok(deep_supervision_loss(
-            self.forward(images),
-            Vec::new(),
-            labels,
-            config,
-        ))
-    }
-
+    // The default loss: cross-entropy on the output (no auxiliary heads).
     fn backbone_params(&self) -> Vec<ParamId> {
         param_ids(&self.backbone)
     }

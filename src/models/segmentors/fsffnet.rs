@@ -15,7 +15,7 @@ use burn::nn::{Dropout, DropoutConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, LossResult, NetworkConfig, SegmentationModel, Segmentor, param_ids};
+use super::{ConfigError, NetworkConfig, SegmentationModel, Segmentor, param_ids};
 use crate::models::backbones::fsffnet::{
     FSFF_WIDTHS, FsffEncoder, FsffEncoderConfig, KERAS_EPSILON,
 };
@@ -25,7 +25,6 @@ use crate::models::decoders::fsffnet::{
 };
 use crate::models::heads::pointwise_head;
 use crate::models::layers::{Activation, ConvBnAct, ConvBnActConfig, conv_forward};
-use crate::models::losses::{Labels, LossConfig, deep_supervision_loss};
 use crate::models::lower::{Block, Layer, Lower};
 use crate::onnx::graph::{OnnxGraph, Value};
 
@@ -173,15 +172,6 @@ impl Block for FsffNet {
 }
 
 impl SegmentationModel for FsffNet {
-    fn losses(&self, images: Tensor<4>, labels: &Labels, config: &LossConfig) -> LossResult {
-        Ok(deep_supervision_loss(
-            self.forward(images),
-            Vec::new(),
-            labels,
-            config,
-        ))
-    }
-
     fn backbone_params(&self) -> Vec<ParamId> {
         param_ids(&self.encoder)
     }

@@ -21,7 +21,7 @@ use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::models::losses::{Labels, LossConfig, LossParts};
+use crate::models::losses::{Labels, LossConfig, LossParts, deep_supervision_loss};
 use crate::models::lower::Layer;
 use crate::onnx::graph::{OnnxGraph, Value};
 
@@ -43,11 +43,19 @@ pub type LossResult = Result<LossParts, LossError>;
 /// `[N, K, H, W]`, in burn (`forward`) and as ONNX (`emit_onnx`, eval mode, BatchNorm
 /// folded).
 pub trait SegmentationModel: Layer {
-    /// The training loss of a batch with its named parts.
+    /// The training loss of a batch with its named parts: by default the configured
+    /// cross-entropy on the output, for networks trained without auxiliary terms.
     ///
     /// # Errors
     /// [`LossError`] when `config` lacks a part this network trains with.
-    fn losses(&self, images: Tensor<4>, labels: &Labels, config: &LossConfig) -> LossResult;
+    fn losses(&self, images: Tensor<4>, labels: &Labels, config: &LossConfig) -> LossResult {
+        Ok(deep_supervision_loss(
+            self.forward(images),
+            Vec::new(),
+            labels,
+            config,
+        ))
+    }
 
     /// The ids of the parameters trained with the backbone learning rate (the encoder); the
     /// rest of the network uses the head learning rate.

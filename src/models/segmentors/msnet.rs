@@ -6,14 +6,13 @@ use burn::module::{Module, ParamId};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, LossResult, NetworkConfig, SegmentationModel, Segmentor, param_ids};
+use super::{ConfigError, NetworkConfig, SegmentationModel, Segmentor, param_ids};
 use crate::models::backbones::darts::{DartsNetwork, DartsNetworkConfig, Genotype};
 use crate::models::backbones::mobilenet_v3::{
     MOBILENET_V3_LARGE_TAPS, MobileNetV3, MobileNetV3Config,
 };
 use crate::models::decoders::mfma::{MasgFusion, MfmaDecoder, MfmaDecoderConfig};
-use crate::models::losses::{Labels, LossConfig, deep_supervision_loss};
-use crate::models::lower::{Block, Layer, Lower};
+use crate::models::lower::{Block, Lower};
 
 /// The encoder of an MsNet.
 // A model is built once per process, so the variant size does not matter, and burn's
@@ -127,15 +126,6 @@ impl Block for MsNet {
 }
 
 impl SegmentationModel for MsNet {
-    fn losses(&self, images: Tensor<4>, labels: &Labels, config: &LossConfig) -> LossResult {
-        Ok(deep_supervision_loss(
-            self.forward(images),
-            Vec::new(),
-            labels,
-            config,
-        ))
-    }
-
     fn backbone_params(&self) -> Vec<ParamId> {
         param_ids(&self.encoder)
     }

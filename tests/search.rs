@@ -210,8 +210,8 @@ fn a_hand_set_alpha_derives_the_expected_genotype() {
 
 #[test]
 fn candidate_lists_are_read_by_their_darts_names() {
-    assert_eq!(candidates("[none]"), vec![Candidate::NONE]);
-    assert_eq!(Candidate::NONE.to_string(), "none");
+    assert_eq!(candidates("[none]"), vec![Candidate::None]);
+    assert_eq!(Candidate::None.to_string(), "none");
     assert_eq!(
         Candidate::Op(OpKind::SepConv5x5).to_string(),
         "sep_conv_5x5"
@@ -369,7 +369,7 @@ fn a_tiny_search_writes_a_genotype_that_msnet_anas_builds_and_exports() {
         space
             .normal
             .iter()
-            .all(|e| e.len() == 2 && e[0] == Candidate::NONE)
+            .all(|e| e.len() == 2 && e[0] == Candidate::None)
     );
     let log = std::fs::read_to_string(out.join("search_log.jsonl")).unwrap();
     assert_eq!(

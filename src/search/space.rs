@@ -28,11 +28,9 @@ pub enum Candidate {
 }
 
 impl Candidate {
-    pub const NONE: Candidate = Candidate::None;
-
     /// The DARTS candidate set, in DARTS' order.
     pub fn darts() -> Vec<Candidate> {
-        let mut all = vec![Candidate::NONE];
+        let mut all = vec![Candidate::None];
         all.extend(DARTS_OPS.map(Candidate::Op));
         all
     }

@@ -13,7 +13,7 @@ use burn::module::{Module, ParamId};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, NetworkConfig, SegmentationModel, Segmentor, param_ids};
+use super::{NetworkConfig, SegmentationModel, Segmentor, param_ids};
 use crate::models::backbones::xception::{XCEPTION39_WIDTHS, Xception39, Xception39Config};
 use crate::models::decoders::bisenet::{
     AaffBlock, AaffBlockConfig, FeatureFusion, FeatureFusionConfig, GateKind, SpatialPath,
@@ -61,10 +61,6 @@ impl NetworkConfig for AaffNetConfig {
 
     fn set_num_classes(&mut self, n: usize) {
         self.num_classes = n;
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        Ok(())
     }
 
     fn init(&self, device: &Device) -> Segmentor {

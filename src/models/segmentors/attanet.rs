@@ -16,7 +16,7 @@ use burn::module::{Module, ParamId};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, LossResult, NetworkConfig, SegmentationModel, Segmentor, param_ids};
+use super::{LossResult, NetworkConfig, SegmentationModel, Segmentor, param_ids};
 use crate::models::backbones::light::{LIGHT_WIDTHS, LightBackbone, LightBackboneConfig};
 use crate::models::backbones::resnet::{RESNET18_WIDTHS, ResNet, ResNetConfig};
 use crate::models::decoders::attanet::{
@@ -83,10 +83,6 @@ impl NetworkConfig for AttaNetConfig {
 
     fn set_num_classes(&mut self, n: usize) {
         self.num_classes = n;
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        Ok(())
     }
 
     fn init(&self, device: &Device) -> Segmentor {

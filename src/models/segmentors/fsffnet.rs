@@ -15,7 +15,7 @@ use burn::nn::{Dropout, DropoutConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, NetworkConfig, SegmentationModel, Segmentor, param_ids};
+use super::{NetworkConfig, SegmentationModel, Segmentor, param_ids};
 use crate::models::backbones::fsffnet::{
     FSFF_WIDTHS, FsffEncoder, FsffEncoderConfig, KERAS_EPSILON,
 };
@@ -91,10 +91,6 @@ impl NetworkConfig for FsffNetConfig {
 
     fn set_num_classes(&mut self, n: usize) {
         self.num_classes = n;
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        Ok(())
     }
 
     fn init(&self, device: &Device) -> Segmentor {

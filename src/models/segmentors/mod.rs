@@ -66,11 +66,14 @@ pub trait SegmentationModel: Layer {
 pub trait NetworkConfig {
     fn num_classes(&self) -> usize;
     fn set_num_classes(&mut self, n: usize);
-    /// Checks everything `init` would otherwise panic on.
+    /// Checks everything `init` would otherwise panic on; by default nothing (a network
+    /// whose only setting is its class count, which [`SegmentorConfig::validate`] checks).
     ///
     /// # Errors
     /// [`ConfigError`] naming the offending key.
-    fn validate(&self) -> Result<(), ConfigError>;
+    fn validate(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
     /// Builds the network with fresh (random) weights; call [`NetworkConfig::validate`] first.
     fn init(&self, device: &Device) -> Segmentor;
 }

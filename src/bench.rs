@@ -134,43 +134,65 @@ pub fn train_throughput(
     warmup: usize,
     iters: usize,
 ) -> anyhow::Result<TrainBenchReport> {
-    anyhow::ensure!(iters > 0, "--iters must be at least 1");
     let device = Device::default().autodiff();
     device.seed(config.seed);
-    let mut model = model_config(config)?.init(&device);
+    let model = model_config(config)?.init(&device);
     let (mut backbone, mut head) = optimizers(&config.optimizer);
     let [h, w] = config.augment.crop.map(|s| s as usize);
-    let n = config.batch_size;
-    let images: Vec<f32> = (0..n * 3 * h * w)
-        .map(|i| ((i.wrapping_mul(2_654_435_761) % 1000) as f32 / 500.0) - 1.0)
-        .collect();
     let classes = config.dataset.label_space().num_classes();
-    // Vertical stripes of every class, so each loss term has work to do.
-    let labels = (0..n * h * w)
-        .map(|i| ((i % w) * classes / w) as u8)
-        .collect();
-    let batch = Batch {
-        images,
-        labels,
-        shape: [n, 3, h, w],
-    };
+    let batch = synthetic_batch(config.batch_size, h, w, classes);
     let lr = config.optimizer.base_lr();
     let lrs = (lr, lr * config.optimizer.head_lr_mult());
+    let name = config.model.clone();
+    time_steps(name, model, &batch, warmup, iters, |model, batch| {
+        let optims = &mut (&mut backbone, &mut head);
+        Ok(train_step(model, optims, batch, lrs, &config.loss, &device)?.0)
+    })
+}
+
+/// `n` images of `h`×`w` with a fixed pattern and labels in vertical stripes of every one of
+/// `classes` classes, so each loss term has work to do.
+pub fn synthetic_batch(n: usize, h: usize, w: usize, classes: usize) -> Batch {
+    Batch {
+        images: (0..n * 3 * h * w)
+            .map(|i| ((i.wrapping_mul(2_654_435_761) % 1000) as f32 / 500.0) - 1.0)
+            .collect(),
+        labels: (0..n * h * w)
+            .map(|i| ((i % w) * classes / w) as u8)
+            .collect(),
+        shape: [n, 3, h, w],
+    }
+}
+
+/// Runs `step` on copies of `batch`, `warmup` untimed times then `iters` timed ones; each
+/// step takes the network the previous one returned (optimizer steps consume it).
+///
+/// # Errors
+/// `iters` of 0, or the first error of a step.
+pub fn time_steps<M>(
+    model: String,
+    mut network: M,
+    batch: &Batch,
+    warmup: usize,
+    iters: usize,
+    mut step: impl FnMut(M, Batch) -> anyhow::Result<M>,
+) -> anyhow::Result<TrainBenchReport> {
+    anyhow::ensure!(iters > 0, "--iters must be at least 1");
     let mut samples = Vec::with_capacity(iters);
     for i in 0..warmup + iters {
         // In training the loader hands over a fresh batch; the copy stays outside the timing.
         let step_batch = batch.clone();
         let start = Instant::now();
-        let optims = &mut (&mut backbone, &mut head);
-        (model, _) = train_step(model, optims, step_batch, lrs, &config.loss, &device)?;
+        network = step(network, step_batch)?;
         if i >= warmup {
             samples.push(start.elapsed().as_secs_f64() * 1e3);
         }
     }
     let mean = samples.iter().sum::<f64>() / samples.len() as f64;
     samples.sort_by(f64::total_cmp);
+    let [n, _, h, w] = batch.shape;
     Ok(TrainBenchReport {
-        model: config.model.clone(),
+        model,
         batch_size: n,
         height: h,
         width: w,

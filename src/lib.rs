@@ -14,6 +14,7 @@ pub mod models;
 pub mod node;
 pub mod onnx;
 pub mod pipeline;
+pub mod plots;
 pub mod ros;
 pub mod search;
 pub mod source;

@@ -387,6 +387,29 @@ fn a_tiny_search_writes_a_genotype_that_msnet_anas_builds_and_exports() {
         assert_eq!(space.normal[edge][1], Candidate::Op(op), "normal gene {i}");
     }
 
+    // The pictures: α charts for both cells, and each derived cell drawn with an arrow in the
+    // colour of every operation it chose. `--plots` redraws them from the directory alone.
+    for png in ["alpha_normal", "alpha_reduce", "cell_normal", "cell_reduce"] {
+        std::fs::remove_file(out.join(format!("{png}.png"))).unwrap();
+    }
+    let plots = rtseg(&["search", "--plots", out.to_str().unwrap()]);
+    assert!(plots.status.success(), "{}", text(&plots));
+    for png in ["alpha_normal", "alpha_reduce"] {
+        let img = image::open(out.join(format!("{png}.png"))).unwrap();
+        assert!(img.width() >= 1000 && img.height() >= 800, "{png}");
+    }
+    let cell = image::open(out.join("cell_normal.png")).unwrap().to_rgb8();
+    let darts = Candidate::darts();
+    let palette = rtseg::plots::PALETTE;
+    for &(op, _) in &genotype.normal {
+        let index = darts.iter().position(|&c| c == Candidate::Op(op)).unwrap();
+        let colour = palette[index % palette.len()];
+        assert!(
+            cell.pixels().filter(|&&p| p == colour).count() > 50,
+            "no {op:?} edge drawn in cell_normal.png"
+        );
+    }
+
     let onnx = tmp.path().join("searched.onnx");
     let model = out.join(MODEL_FILE);
     let export = rtseg(&[
@@ -486,4 +509,32 @@ fn the_shipped_search_config_parses_and_validates() {
         "the MsNet-ANAS layout"
     );
     assert_eq!(config.train_split, "train");
+}
+
+/// `rtseg bench --search-config` times one α step plus one weight step per stage, and names
+/// a stage that does not exist.
+#[test]
+fn search_steps_are_benchmarked_per_stage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, _) = tiny_search(tmp.path(), "bench");
+    let config = config.to_str().unwrap();
+    let args = ["bench", "--search-config", config, "--iters", "1", "--warmup", "0"];
+    let bench = rtseg(&[&args[..], &["--json"]].concat());
+    assert!(bench.status.success(), "{}", text(&bench));
+    let reports: Vec<serde_json::Value> = String::from_utf8_lossy(&bench.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 3);
+    for (i, r) in reports.iter().enumerate() {
+        let model = r["model"].as_str().unwrap();
+        assert!(model.starts_with(&format!("search stage {}", i + 1)), "{model}");
+        assert_eq!(r["batch_size"], 2);
+        assert!(r["images_per_s"].as_f64().unwrap() > 0.0);
+    }
+    // Before the search reached them, stages 2 and 3 search the first 3 and 1 operations.
+    assert!(reports[1]["model"].as_str().unwrap().contains("3 ops per edge"));
+    assert!(reports[2]["model"].as_str().unwrap().contains("1 ops per edge"));
+    let missing = rtseg(&[&args[..], &["--stage", "4"]].concat());
+    assert_says(&missing, "--stage 4: the search has 3 stages");
 }

@@ -1,13 +1,15 @@
 //! `rtseg bench`: inference latency of one or more backends on one model at one size; with
 //! several (`--backend burn,ort`) each runs in its own process (so peak memory is its own),
 //! with the same model, weights, size and threads, and the table ends with the ratio to the
-//! first. `--train-config` times training steps instead.
+//! first. `--train-config` times training steps instead, `--search-config` architecture-search
+//! steps.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use rtseg::backend::{self, BackendConfig, BackendKind, ExecutionProvider, OrtOptions, Tta};
 use rtseg::bench::{self, BenchReport};
+use rtseg::search::run::{SearchConfig, bench_stage};
 use rtseg::train::config::TrainConfig;
 
 use super::SourceArgs;
@@ -15,17 +17,24 @@ use super::SourceArgs;
 #[derive(clap::Args)]
 pub struct Args {
     /// Time training steps of this config (its model, crop, batch, loss, optimizer).
-    #[arg(long, conflicts_with_all = ["weights", "random_init", "onnx"])]
+    #[arg(long, group = "job_config", conflicts_with_all = ["weights", "random_init", "onnx"])]
     train_config: Option<PathBuf>,
+    /// Time search steps (an α step and a weight step) of this `rtseg search` config, per
+    /// stage, at its crop and batch size.
+    #[arg(long, group = "job_config", conflicts_with_all = ["weights", "random_init", "onnx"])]
+    search_config: Option<PathBuf>,
+    /// The stage of --search-config to time (1-based) [default: every stage].
+    #[arg(long, requires = "search_config")]
+    stage: Option<usize>,
     /// Time the node's ground projection (drivable grid, class grid, free-space scan) of a
     /// mask of `--size` seen by this calibration file's camera, instead of a network.
-    #[arg(long, value_name = "CALIBRATION", conflicts_with_all = ["train_config", "onnx"])]
+    #[arg(long, value_name = "CALIBRATION", conflicts_with_all = ["job_config", "onnx"])]
     ground: Option<PathBuf>,
     /// The grid for --ground: RESOLUTION,X_MIN,X_MAX,Y_MIN,Y_MAX in metres.
     #[arg(long, value_parser = super::parse_grid, default_value = "0.15,0,30,-15,15")]
     grid: rtseg::geometry::ground::GridSpec,
-    /// Overrides for --train-config, e.g. `--set batch_size=4`.
-    #[arg(long = "set", value_name = "KEY=VALUE", requires = "train_config")]
+    /// Overrides for --train-config or --search-config, e.g. `--set batch_size=4`.
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "job_config")]
     overrides: Vec<String>,
     #[command(flatten)]
     model: SourceArgs,
@@ -66,7 +75,26 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.train_config {
-        return train_throughput(path, &args);
+        let config = TrainConfig::load(path, &args.overrides)?;
+        let report = bench::train_throughput(&config, args.warmup, args.iters)?;
+        print_steps("training", &report, args.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(path) = &args.search_config {
+        let config = SearchConfig::load(path, &args.overrides)?;
+        let stages = match args.stage {
+            Some(stage) => vec![
+                stage
+                    .checked_sub(1)
+                    .ok_or_else(|| anyhow::anyhow!("--stage counts from 1"))?,
+            ],
+            None => (0..config.stages.len()).collect(),
+        };
+        for stage in stages {
+            let report = bench_stage(&config, stage, args.warmup, args.iters)?;
+            print_steps("timing", &report, args.json)?;
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     if let Some(path) = &args.ground {
         return ground(path, &args);
@@ -198,25 +226,24 @@ fn print_table(reports: &[BenchReport]) {
     }
 }
 
-fn train_throughput(path: &std::path::Path, args: &Args) -> anyhow::Result<ExitCode> {
-    let config = TrainConfig::load(path, &args.overrides)?;
-    let r = bench::train_throughput(&config, args.warmup, args.iters)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&r)?);
-    } else {
-        println!(
-            "training {} batch {} at {}x{} ({} steps after {} warm-up, {})",
-            r.model, r.batch_size, r.height, r.width, r.iters, r.warmup, r.machine
-        );
-        let rss = r
-            .peak_rss_mib
-            .map_or("n/a".into(), |m| format!("{m:.0} MiB"));
-        println!(
-            "step ms: mean {:.0}  p50 {:.0}   throughput: {:.2} images/s   peak RSS: {rss}",
-            r.mean_step_ms, r.p50_step_ms, r.images_per_s
-        );
+/// One line of JSON, or a two-line summary after `what` (training, timing).
+fn print_steps(what: &str, r: &bench::TrainBenchReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+        return Ok(());
     }
-    Ok(ExitCode::SUCCESS)
+    println!(
+        "{what} {} batch {} at {}x{} ({} steps after {} warm-up, {})",
+        r.model, r.batch_size, r.height, r.width, r.iters, r.warmup, r.machine
+    );
+    let rss = r
+        .peak_rss_mib
+        .map_or("n/a".into(), |m| format!("{m:.0} MiB"));
+    println!(
+        "step ms: mean {:.0}  p50 {:.0}   throughput: {:.2} images/s   peak RSS: {rss}",
+        r.mean_step_ms, r.p50_step_ms, r.images_per_s
+    );
+    Ok(())
 }
 
 fn ground(path: &std::path::Path, args: &Args) -> anyhow::Result<ExitCode> {

@@ -187,7 +187,7 @@ pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 #[derive(clap::Args)]
 pub struct JobArgs {
     /// Configuration file holding every hyperparameter (see configs/).
-    #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
+    #[arg(long, conflicts_with = "resume")]
     config: Option<PathBuf>,
     /// Override a config key, e.g. `--set iterations=20 --set augment.crop=[128,160]`;
     /// a number indexes a list (`--set stages.0.steps=20`).

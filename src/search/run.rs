@@ -7,7 +7,8 @@
 //! stages every edge keeps its strongest operations, and the last stage's α derive the
 //! genotype. A search directory holds `config.yaml`, one `stage-<i>/` run per stage (its
 //! `space.yaml`, metrics with α snapshots, resumable checkpoints), `search_log.jsonl` (what
-//! was pruned when), `genotype.yaml` and `msnet-anas.yaml` (a `--model-config` file).
+//! was pruned when), `genotype.yaml` and `msnet-anas.yaml` (a `--model-config` file), and the
+//! PNGs of [`super::plots`].
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -24,6 +25,7 @@ use serde_json::json;
 
 use super::network::{SearchNet, SearchNetConfig};
 use super::space::{Candidate, EDGES, SearchSpace, edge_endpoints};
+use crate::bench::{self, TrainBenchReport};
 use crate::datasets::loader::{Batch, BatchLoader, Plan};
 use crate::datasets::sources::{DatasetSource, SamplePaths};
 use crate::datasets::transforms::AugmentConfig;
@@ -174,13 +176,24 @@ impl SearchConfig {
         self.augment.validate()
     }
 
-    fn stage_dir(&self, stage: usize) -> PathBuf {
+    /// The config of the search in `dir`, which may have moved since it started: its
+    /// stages live where it is now.
+    ///
+    /// # Errors
+    /// No readable `config.yaml` in `dir`, or one that breaks a rule.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        let mut config = Self::load(&dir.join(checkpoint::CONFIG_FILE), &[])?;
+        config.output_dir = dir.to_path_buf();
+        Ok(config)
+    }
+
+    pub(crate) fn stage_dir(&self, stage: usize) -> PathBuf {
         self.output_dir.join(format!("stage-{}", stage + 1))
     }
 }
 
 /// Where a stage's search space is written before the stage starts.
-const SPACE_FILE: &str = "space.yaml";
+pub(crate) const SPACE_FILE: &str = "space.yaml";
 /// The derived genotype, in `configs/genotypes/` format.
 pub const GENOTYPE_FILE: &str = "genotype.yaml";
 /// The MsNet-ANAS model config with the derived genotype (`--model-config`).
@@ -210,17 +223,14 @@ pub fn search(config: SearchConfig, stop: StopRequest) -> anyhow::Result<Outcome
 /// Continues the search in `dir`: the first unfinished stage from its latest checkpoint
 /// (same weights, α, optimizer states and data order), then the rest.
 pub fn resume(dir: &Path, stop: StopRequest) -> anyhow::Result<Outcome> {
-    let mut config = SearchConfig::load(&dir.join(checkpoint::CONFIG_FILE), &[])?;
-    // The directory may have moved since it started; the search continues where it is.
-    config.output_dir = dir.to_path_buf();
-    run_stages(&config, stop)
+    run_stages(&SearchConfig::open(dir)?, stop)
 }
 
 fn write_yaml<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     write_atomic(path, serde_yaml::to_string(value)?.as_bytes())
 }
 
-fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
@@ -255,6 +265,7 @@ fn run_stages(config: &SearchConfig, stop: StopRequest) -> anyhow::Result<Outcom
             }
             None => finish(config, &space, &normal, &reduce)?,
         }
+        super::plots::write_all(config)?;
     }
     eprintln!(
         "genotype: {}",
@@ -336,6 +347,63 @@ fn finish(
     write_yaml(&config.output_dir.join(GENOTYPE_FILE), &genotype)
 }
 
+/// Times search steps of stage `index` (0-based): an α step and a network-weight step on
+/// synthetic batches at the config's crop size, as the search alternates them after its
+/// warm-up, so data loading is excluded. The stage's search space is the one its search
+/// directory holds when the search has reached it; otherwise each edge offers `none` and
+/// the first operations of `candidates` the schedule keeps (operation costs differ, so the
+/// report names which).
+///
+/// # Errors
+/// A stage out of range, an unreadable `space.yaml`, `iters` of 0, or a failing step.
+pub fn bench_stage(
+    config: &SearchConfig,
+    index: usize,
+    warmup: usize,
+    iters: usize,
+) -> anyhow::Result<TrainBenchReport> {
+    let stage = config.stages.get(index).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--stage {}: the search has {} stages",
+            index + 1,
+            config.stages.len()
+        )
+    })?;
+    let space_file = config.stage_dir(index).join(SPACE_FILE);
+    let (space, which) = if space_file.exists() {
+        (read_yaml(&space_file)?, "its searched space")
+    } else {
+        let keep = index.checked_sub(1).and_then(|i| config.stages[i].keep_ops);
+        let ops = config.candidates.iter().filter(|c| c.op().is_some());
+        let kept: Vec<Candidate> = config
+            .candidates
+            .iter()
+            .filter(|c| c.op().is_none())
+            .chain(ops.take(keep.unwrap_or(usize::MAX)))
+            .copied()
+            .collect();
+        let space = SearchSpace::uniform(&kept).map_err(anyhow::Error::msg)?;
+        (space, "the first candidates kept")
+    };
+    let ops = space.normal[0].iter().filter(|c| c.op().is_some()).count();
+    let run = StageRun::fresh(config, index, space, (Vec::new(), Vec::new()))?;
+    let [h, w] = config.augment.crop.map(|s| s as usize);
+    let classes = config.dataset.label_space().num_classes();
+    let batch = bench::synthetic_batch(stage.batch_size, h, w, classes);
+    let name = format!(
+        "search stage {} ({}, {} channels, {ops} ops per edge: {which})",
+        index + 1,
+        stage.layout,
+        stage.channels
+    );
+    let (arch_lr, lr) = (config.arch_optimizer.lr, config.weight_optimizer.lr);
+    bench::time_steps(name, run, &batch, warmup, iters, |mut run, batch| {
+        run.net = run.step(&batch, true, arch_lr)?.0;
+        run.net = run.step(&batch, false, lr)?.0;
+        Ok(run)
+    })
+}
+
 /// One stage being searched.
 struct StageRun<'a> {
     config: &'a SearchConfig,
@@ -359,6 +427,27 @@ impl<'a> StageRun<'a> {
         space: SearchSpace,
         halves: (Vec<SamplePaths>, Vec<SamplePaths>),
     ) -> anyhow::Result<Self> {
+        let mut run = Self::fresh(config, index, space, halves)?;
+        if let Some(ckpt) = Checkpoint::latest(&run.dir)? {
+            let (net, weight_optim, arch_optim, state) =
+                ckpt.load(run.net, run.weight_optim, run.arch_optim)?;
+            checkpoint::truncate_metrics(&run.dir, state.step)?;
+            eprintln!("resuming {} at step {}", run.dir.display(), state.step);
+            // Loading may carry the checkpoint's parameter ids; the step masks follow them.
+            (run.weight_ids, run.arch_ids) = (net.weight_params(), net.arch_params());
+            (run.net, run.weight_optim, run.arch_optim) = (net, weight_optim, arch_optim);
+            run.state = state;
+        }
+        Ok(run)
+    }
+
+    /// The stage's supernet, freshly initialised from the stage's seed, at step 0.
+    fn fresh(
+        config: &'a SearchConfig,
+        index: usize,
+        space: SearchSpace,
+        halves: (Vec<SamplePaths>, Vec<SamplePaths>),
+    ) -> anyhow::Result<Self> {
         let stage = &config.stages[index];
         let dir = config.stage_dir(index);
         let device = Device::default().autodiff();
@@ -370,7 +459,7 @@ impl<'a> StageRun<'a> {
             num_classes: config.dataset.label_space().num_classes(),
         };
         net_config.validate().map_err(anyhow::Error::msg)?;
-        let fresh = net_config.init(&device);
+        let net = net_config.init(&device);
         let w = &config.weight_optimizer;
         let weight_optim = SgdConfig::new()
             .with_momentum(Some(
@@ -387,15 +476,6 @@ impl<'a> StageRun<'a> {
                 config.arch_optimizer.weight_decay,
             )))
             .init();
-        let (net, weight_optim, arch_optim, state) = match Checkpoint::latest(&dir)? {
-            Some(ckpt) => {
-                let loaded = ckpt.load(fresh, weight_optim, arch_optim)?;
-                checkpoint::truncate_metrics(&dir, loaded.3.step)?;
-                eprintln!("resuming {} at step {}", dir.display(), loaded.3.step);
-                loaded
-            }
-            None => (fresh, weight_optim, arch_optim, TrainState::default()),
-        };
         Ok(Self {
             weight_ids: net.weight_params(),
             arch_ids: net.arch_params(),
@@ -405,7 +485,7 @@ impl<'a> StageRun<'a> {
             net,
             weight_optim,
             arch_optim,
-            state,
+            state: TrainState::default(),
             halves,
             device,
         })
@@ -451,14 +531,14 @@ impl<'a> StageRun<'a> {
             );
             let arch_loss = if step >= warmup {
                 let batch = arch_loader.next_batch()?;
-                let (net, loss) = self.step(batch, true, self.config.arch_optimizer.lr)?;
+                let (net, loss) = self.step(&batch, true, self.config.arch_optimizer.lr)?;
                 self.net = net;
                 Some(loss)
             } else {
                 None
             };
             let batch = weight_loader.next_batch()?;
-            let (net, weight_loss) = self.step(batch, false, lr)?;
+            let (net, weight_loss) = self.step(&batch, false, lr)?;
             self.net = net;
             self.state.step += 1;
             window.1 += 1;
@@ -484,6 +564,7 @@ impl<'a> StageRun<'a> {
             let due = step.is_multiple_of(self.config.checkpoint_interval) || step == stage.steps;
             if due {
                 self.checkpoint()?;
+                super::plots::write_all(self.config)?;
             }
             if step < stage.steps && stop(step) {
                 if !due {
@@ -498,7 +579,7 @@ impl<'a> StageRun<'a> {
     }
 
     /// One step on `batch`: α (`arch`) or the network weights, with CE on the scores.
-    fn step(&mut self, batch: Batch, arch: bool, lr: f64) -> anyhow::Result<(SearchNet, f32)> {
+    fn step(&mut self, batch: &Batch, arch: bool, lr: f64) -> anyhow::Result<(SearchNet, f32)> {
         let loss = cross_entropy(
             self.net.forward(batch.image_tensor(&self.device)),
             &batch.label_map(),

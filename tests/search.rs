@@ -518,7 +518,15 @@ fn search_steps_are_benchmarked_per_stage() {
     let tmp = tempfile::tempdir().unwrap();
     let (config, _) = tiny_search(tmp.path(), "bench");
     let config = config.to_str().unwrap();
-    let args = ["bench", "--search-config", config, "--iters", "1", "--warmup", "0"];
+    let args = [
+        "bench",
+        "--search-config",
+        config,
+        "--iters",
+        "1",
+        "--warmup",
+        "0",
+    ];
     let bench = rtseg(&[&args[..], &["--json"]].concat());
     assert!(bench.status.success(), "{}", text(&bench));
     let reports: Vec<serde_json::Value> = String::from_utf8_lossy(&bench.stdout)
@@ -528,13 +536,92 @@ fn search_steps_are_benchmarked_per_stage() {
     assert_eq!(reports.len(), 3);
     for (i, r) in reports.iter().enumerate() {
         let model = r["model"].as_str().unwrap();
-        assert!(model.starts_with(&format!("search stage {}", i + 1)), "{model}");
+        assert!(
+            model.starts_with(&format!("search stage {}", i + 1)),
+            "{model}"
+        );
         assert_eq!(r["batch_size"], 2);
         assert!(r["images_per_s"].as_f64().unwrap() > 0.0);
     }
     // Before the search reached them, stages 2 and 3 search the first 3 and 1 operations.
-    assert!(reports[1]["model"].as_str().unwrap().contains("3 ops per edge"));
-    assert!(reports[2]["model"].as_str().unwrap().contains("1 ops per edge"));
+    assert!(
+        reports[1]["model"]
+            .as_str()
+            .unwrap()
+            .contains("3 ops per edge")
+    );
+    assert!(
+        reports[2]["model"]
+            .as_str()
+            .unwrap()
+            .contains("1 ops per edge")
+    );
     let missing = rtseg(&[&args[..], &["--stage", "4"]].concat());
     assert_says(&missing, "--stage 4: the search has 3 stages");
+}
+
+/// The random control: seeded, drawn from the configured candidates only, two distinct
+/// inputs per node; an edge with nothing but `none` is named.
+#[test]
+fn random_genotypes_are_seeded_draws_from_the_search_space() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, _) = tiny_search(tmp.path(), "random");
+    let draw = |seed: &str, out: &str| {
+        let out = tmp.path().join(out);
+        let args = [
+            "search",
+            "--config",
+            config.to_str().unwrap(),
+            "--random-genotype",
+        ];
+        let run = rtseg(&[&args[..], &[out.to_str().unwrap(), "--seed", seed]].concat());
+        assert!(run.status.success(), "{}", text(&run));
+        std::fs::read_to_string(out.join(GENOTYPE_FILE)).unwrap()
+    };
+    let (a, again, other) = (draw("3", "a"), draw("3", "b"), draw("4", "c"));
+    assert_eq!(a, again);
+    assert_ne!(a, other);
+    let genotype: rtseg::models::backbones::darts::Genotype = serde_yaml::from_str(&a).unwrap();
+    genotype.validate().unwrap();
+    let allowed = candidates("[skip_connect, max_pool_3x3, sep_conv_3x3, dil_conv_3x3]");
+    for pair in genotype.normal.chunks(2).chain(genotype.reduce.chunks(2)) {
+        assert_ne!(pair[0].1, pair[1].1, "a node reads one input twice");
+        for &(op, _) in pair {
+            assert!(allowed.contains(&Candidate::Op(op)), "{op:?}");
+        }
+    }
+    // --like keeps the draw closest in size: the DARTS-V2 genotype as the target.
+    let like = tmp.path().join("like");
+    let args = [
+        "search",
+        "--config",
+        config.to_str().unwrap(),
+        "--random-genotype",
+    ];
+    let run = rtseg(
+        &[
+            &args[..],
+            &[
+                like.to_str().unwrap(),
+                "--like",
+                "configs/genotypes/darts_v2.yaml",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(run.status.success(), "{}", text(&run));
+
+    let mut space = SearchSpace::uniform(&candidates("[none, skip_connect]")).unwrap();
+    space.reduce[3] = candidates("[none]");
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    let errors: Vec<String> = (0..20)
+        .filter_map(|_| space.sample("x", &mut rng).err())
+        .collect();
+    assert!(
+        !errors.is_empty()
+            && errors
+                .iter()
+                .all(|e| e == "reduce edge 3: no operation besides none"),
+        "{errors:?}"
+    );
 }

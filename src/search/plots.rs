@@ -8,7 +8,7 @@
 use image::{Rgb, RgbImage};
 
 use super::run::{GENOTYPE_FILE, SPACE_FILE, SearchConfig, read_yaml};
-use super::space::{Candidate, EDGES, SearchSpace, edge_endpoints};
+use super::space::{Candidate, EDGES, SearchSpace, edge_endpoints, softmax};
 use crate::io::save_png;
 use crate::models::backbones::darts::{Genotype, OpKind};
 use crate::plots::{BLACK, Chart, GREY, PALETTE, Series, WHITE, draw_line, draw_text, fill_rect};
@@ -86,15 +86,16 @@ fn edge_series(
         let Some(alpha) = alphas[e].as_array() else {
             continue;
         };
-        let alpha: Vec<f64> = alpha.iter().filter_map(|a| a.as_f64()).collect();
+        let alpha: Vec<f32> = alpha
+            .iter()
+            .filter_map(|a| a.as_f64())
+            .map(|a| a as f32)
+            .collect();
         if alpha.len() != candidates.len() {
             continue;
         }
-        let max = alpha.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let exp: Vec<f64> = alpha.iter().map(|a| (a - max).exp()).collect();
-        let sum: f64 = exp.iter().sum();
-        for (j, p) in points.iter_mut().enumerate() {
-            p.push((*step, exp[j] / sum));
+        for (p, w) in points.iter_mut().zip(softmax(&alpha)) {
+            p.push((*step, w as f64));
         }
     }
     candidates

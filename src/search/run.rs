@@ -30,8 +30,10 @@ use crate::datasets::loader::{Batch, BatchLoader, Plan};
 use crate::datasets::sources::{DatasetSource, SamplePaths};
 use crate::datasets::transforms::AugmentConfig;
 use crate::io::write_atomic;
+use crate::models::backbones::darts::Genotype;
 use crate::models::card::InputSpec;
 use crate::models::losses::{CrossEntropyConfig, cross_entropy, scalar};
+use crate::models::profile::trainable_params;
 use crate::models::segmentors::SegmentorConfig;
 use crate::models::segmentors::msnet::{MsNetConfig, MsNetEncoderConfig};
 use crate::train::checkpoint::{self, Checkpoint, TrainState};
@@ -334,17 +336,65 @@ fn finish(
         .derive(&name, normal, reduce)
         .map_err(anyhow::Error::msg)?;
     genotype.validate().map_err(anyhow::Error::msg)?;
-    let model = SegmentorConfig::MsNet(MsNetConfig {
+    write_genotype(config, &genotype, &config.output_dir)
+}
+
+/// Writes `genotype.yaml` and `msnet-anas.yaml` (MsNet-ANAS, C = 16, N R N N R N N N R, with
+/// the genotype and the dataset's classes) into `dir`.
+///
+/// # Errors
+/// A file that cannot be written.
+pub fn write_genotype(
+    config: &SearchConfig,
+    genotype: &Genotype,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let model = msnet_anas(genotype.clone(), config.dataset.label_space().num_classes());
+    write_yaml(&dir.join(MODEL_FILE), &model)?;
+    write_yaml(&dir.join(GENOTYPE_FILE), genotype)
+}
+
+fn msnet_anas(genotype: Genotype, num_classes: usize) -> SegmentorConfig {
+    SegmentorConfig::MsNet(MsNetConfig {
         encoder: MsNetEncoderConfig::Darts {
             channels: 16,
             layout: "NRNNRNNNR".into(),
-            genotype: genotype.clone(),
+            genotype,
         },
-        num_classes: config.dataset.label_space().num_classes(),
+        num_classes,
         masg_fusion: crate::models::decoders::mfma::MasgFusion::SigmoidGate,
-    });
-    write_yaml(&config.output_dir.join(MODEL_FILE), &model)?;
-    write_yaml(&config.output_dir.join(GENOTYPE_FILE), &genotype)
+    })
+}
+
+/// The random control of a NAS comparison: a genotype drawn from the first stage's search
+/// space with `seed`; with `like`, the one of `draws` draws whose MsNet-ANAS has the
+/// trainable-parameter count closest to `like`'s (a random network "of similar size").
+///
+/// # Errors
+/// `draws` of 0, or a space an edge of which offers no operation.
+pub fn random_genotype(
+    config: &SearchConfig,
+    like: Option<&Genotype>,
+    draws: usize,
+    seed: u64,
+) -> anyhow::Result<Genotype> {
+    anyhow::ensure!(draws > 0, "--draws must be at least 1");
+    let space = SearchSpace::uniform(&config.candidates).map_err(anyhow::Error::msg)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let device = Device::default();
+    let classes = config.dataset.label_space().num_classes();
+    let params = |g: &Genotype| trainable_params(&msnet_anas(g.clone(), classes).init(&device));
+    let target = like.map(params);
+    let mut best: Option<(usize, Genotype)> = None;
+    for draw in 0..if like.is_some() { draws } else { 1 } {
+        let name = format!("random draw {draw} (seed {seed}) from the search space");
+        let genotype = space.sample(&name, &mut rng).map_err(anyhow::Error::msg)?;
+        let distance = target.map_or(0, |t| params(&genotype).abs_diff(t));
+        if best.as_ref().is_none_or(|(d, _)| distance < *d) {
+            best = Some((distance, genotype));
+        }
+    }
+    Ok(best.expect("at least one draw").1)
 }
 
 /// Times search steps of stage `index` (0-based): an α step and a network-weight step on

@@ -163,14 +163,63 @@ impl SearchSpace {
     /// `alphas` does not match the space, or a node has fewer than two edges with a non-zero
     /// candidate.
     pub fn derive(&self, name: &str, normal: &Alphas, reduce: &Alphas) -> Result<Genotype, String> {
-        Ok(Genotype {
-            name: name.to_string(),
-            normal: derive_cell("normal", &self.normal, normal)?,
-            normal_concat: (2..NODES + 2).collect(),
-            reduce: derive_cell("reduce", &self.reduce, reduce)?,
-            reduce_concat: (2..NODES + 2).collect(),
-        })
+        Ok(all_nodes(
+            name,
+            derive_cell("normal", &self.normal, normal)?,
+            derive_cell("reduce", &self.reduce, reduce)?,
+        ))
     }
+
+    /// A genotype drawn uniformly from the space, the random-architecture control of NAS
+    /// comparisons (DARTS §3.3 draws its random baseline the same way): for each node two
+    /// distinct input states, each edge with one of its non-`none` candidates.
+    ///
+    /// # Errors
+    /// An edge the draw picks offers no operation besides `none`.
+    pub fn sample(&self, name: &str, rng: &mut impl rand::Rng) -> Result<Genotype, String> {
+        Ok(all_nodes(
+            name,
+            sample_cell("normal", &self.normal, rng)?,
+            sample_cell("reduce", &self.reduce, rng)?,
+        ))
+    }
+}
+
+/// A genotype whose cells concatenate all four nodes (DARTS' and P-DARTS' rule).
+fn all_nodes(name: &str, normal: Vec<(OpKind, usize)>, reduce: Vec<(OpKind, usize)>) -> Genotype {
+    Genotype {
+        name: name.to_string(),
+        normal,
+        normal_concat: (2..NODES + 2).collect(),
+        reduce,
+        reduce_concat: (2..NODES + 2).collect(),
+    }
+}
+
+fn sample_cell(
+    cell: &str,
+    edges: &[Vec<Candidate>],
+    rng: &mut impl rand::Rng,
+) -> Result<Vec<(OpKind, usize)>, String> {
+    use rand::seq::IndexedRandom;
+    if edges.len() != EDGES {
+        return Err(format!("{cell} cell: {} edges, not {EDGES}", edges.len()));
+    }
+    let mut genes = Vec::with_capacity(2 * NODES);
+    let mut first = 0;
+    for node in 0..NODES {
+        let mut inputs = rand::seq::index::sample(rng, node + 2, 2).into_vec();
+        inputs.sort_unstable();
+        for input in inputs {
+            let ops: Vec<OpKind> = edges[first + input].iter().filter_map(|c| c.op()).collect();
+            let op = ops.choose(rng).ok_or_else(|| {
+                format!("{cell} edge {}: no operation besides none", first + input)
+            })?;
+            genes.push((*op, input));
+        }
+        first += node + 2;
+    }
+    Ok(genes)
 }
 
 fn check_shape(cell: &str, edges: &[Vec<Candidate>], alphas: &Alphas) -> Result<(), String> {
@@ -230,7 +279,8 @@ fn prune_cell(
         .collect()
 }
 
-fn softmax(a: &[f32]) -> Vec<f32> {
+/// softmax over one edge's α.
+pub(crate) fn softmax(a: &[f32]) -> Vec<f32> {
     let max = a.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exp: Vec<f32> = a.iter().map(|&x| (x - max).exp()).collect();
     let sum: f32 = exp.iter().sum();

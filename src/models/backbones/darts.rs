@@ -48,6 +48,22 @@ pub struct Genotype {
 }
 
 impl Genotype {
+    /// Reads a genotype file (`configs/genotypes/` format) and checks its wiring.
+    ///
+    /// # Errors
+    /// An unreadable file, an unknown operation, or wiring [`Genotype::validate`] refuses,
+    /// each naming the file.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let genotype: Self =
+            serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        genotype
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(genotype)
+    }
+
     /// The DARTS-V2 stand-in shipped with rtseg.
     pub fn darts_v2() -> Self {
         serde_yaml::from_str(include_str!("../../../configs/genotypes/darts_v2.yaml"))

@@ -2,7 +2,8 @@
 # Seed 004's comparison (docs/seed004.md): trains each network with configs/seed004_camvid.yaml
 # (resuming a run that was stopped), then evaluates its best checkpoint on the held-out
 # sequence and on CamVid val and times inference with burn and ONNX Runtime. Results land in
-# runs/seed004/<model>/ as JSON; rerunning skips what is done. Needs a binary built with
+# runs/seed004/<model>/ as JSON (and cost.txt, its `rtseg models` row); rerunning skips what
+# is done; scripts/comparison_table.py runs/seed004/* prints the tables. Needs a binary built with
 # `--features ort` (RTSEG=path/to/rtseg to use another than target/release/rtseg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,10 @@ for model in $models; do
             mv "$out.part" "$out"
         fi
     done
+    if [[ ! -f $run/cost.txt ]]; then
+        "$rtseg" models --size 360x480 | grep "^$model " > "$run/cost.txt.part"
+        mv "$run/cost.txt.part" "$run/cost.txt"
+    fi
     for backend in burn ort; do
         out=$run/bench-$backend.json
         if [[ ! -f $out ]]; then

@@ -412,6 +412,22 @@ fn a_tiny_search_writes_a_genotype_that_msnet_anas_builds_and_exports() {
 
     let onnx = tmp.path().join("searched.onnx");
     let model = out.join(MODEL_FILE);
+    // `rtseg models` counts the searched network from its model config.
+    let models = rtseg(&["models", "--model-config", model.to_str().unwrap()]);
+    assert!(models.status.success(), "{}", text(&models));
+    let row = String::from_utf8_lossy(&models.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let params: f64 = row
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('M')
+        .parse()
+        .unwrap();
+    assert!(params > 0.1 && params < 5.0, "{row}");
     let export = rtseg(&[
         "export",
         "--model",

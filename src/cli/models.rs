@@ -10,6 +10,7 @@ use clap::ValueEnum;
 use rtseg::labels::LabelSpace;
 use rtseg::models::profile::trainable_params;
 use rtseg::models::registry;
+use rtseg::models::segmentors::SegmentorConfig;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,6 +24,10 @@ pub struct Args {
     /// color_mask give them.
     #[arg(long)]
     legend: bool,
+    /// Count this model config file (e.g. a search's msnet-anas.yaml) instead of the
+    /// registry; the row is named after the file.
+    #[arg(long, conflicts_with = "legend")]
+    model_config: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -39,16 +44,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         format!("GMACs@{h}x{w}"),
         "shipped weights",
     );
-    for spec in registry(args.dataset.num_classes()) {
-        let model = spec.config.init(&device).valid();
+    let rows: Vec<(String, String, SegmentorConfig)> = match &args.model_config {
+        Some(path) => {
+            let source = rtseg::source::ModelSource::resolve(
+                "msnet-anas",
+                args.dataset,
+                Some(path),
+                rtseg::source::Weights::RandomInit { seed: 0 },
+            )?;
+            let name = path.display().to_string();
+            vec![(name, "from the config file".into(), source.config)]
+        }
+        None => registry(args.dataset.num_classes())
+            .into_iter()
+            .map(|spec| (spec.name.to_string(), spec.summary.to_string(), spec.config))
+            .collect(),
+    };
+    for (name, summary, config) in rows {
+        let model = config.init(&device).valid();
         let shipped: Vec<&str> = LabelSpace::value_variants()
             .iter()
-            .filter(|space| rtseg::source::shipped_weights(spec.name, **space).is_ok())
+            .filter(|space| rtseg::source::shipped_weights(&name, **space).is_ok())
             .map(|space| space.name())
             .collect();
         println!(
             "{:<16} {:>9} {:>14.2}  {:<16} {}",
-            spec.name,
+            name,
             format!("{:.3}M", trainable_params(&model) as f64 / 1e6),
             rtseg::onnx::count_macs(&model, (h, w)) as f64 / 1e9,
             if shipped.is_empty() {
@@ -56,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 shipped.join(", ")
             },
-            spec.summary
+            summary
         );
     }
     Ok(ExitCode::SUCCESS)

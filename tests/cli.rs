@@ -36,7 +36,8 @@ fn models_lists_every_registered_model_with_counts() {
     // Parameters, GMACs at the size, and which datasets have shipped weights.
     for line in [
         "msnet-m             3.992M           0.06  camvid ",
-        "msnet-anas          1.381M ",
+        "msnet-anas          1.418M ",
+        "msnet-darts-v2      1.381M ",
         "mfaranet           12.991M ",
         "bisenet-r18        13.423M           0.23  - ",
         "aaffnet             0.937M           0.03  - ",

@@ -641,3 +641,29 @@ fn random_genotypes_are_seeded_draws_from_the_search_space() {
         "{errors:?}"
     );
 }
+
+/// msnet-anas builds the shipped searched genotype, and the DARTS-V2 stand-in stays
+/// available by name.
+#[test]
+fn msnet_anas_builds_the_shipped_searched_genotype() {
+    use rtseg::models::backbones::darts::Genotype;
+    use rtseg::models::segmentors::SegmentorConfig;
+    use rtseg::models::segmentors::msnet::MsNetEncoderConfig;
+    let shipped =
+        Genotype::load(std::path::Path::new("configs/genotypes/anas_camvid.yaml")).unwrap();
+    let name = shipped.name.to_lowercase();
+    assert!(
+        name.starts_with("searched by rtseg search on camvid/train"),
+        "{name}"
+    );
+    let genotype_of = |name: &str| match rtseg::models::lookup(name, 11).unwrap().config {
+        SegmentorConfig::MsNet(msnet) => match msnet.encoder {
+            MsNetEncoderConfig::Darts { genotype, .. } => genotype,
+            other => panic!("{name}: {other:?}"),
+        },
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(genotype_of("msnet-anas"), shipped);
+    assert_eq!(genotype_of("msnet-darts-v2"), Genotype::darts_v2());
+    assert_ne!(shipped, Genotype::darts_v2());
+}

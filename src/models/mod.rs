@@ -101,7 +101,16 @@ pub fn registry(num_classes: usize) -> Vec<ModelSpec> {
         ),
         spec(
             "msnet-anas",
-            "MsNet-ANAS with the DARTS-V2 stand-in genotype (ANAS genotype unpublished), C=16",
+            "MsNet-ANAS with the genotype rtseg search found on CamVid train, C=16",
+            msnet(MsNetEncoderConfig::Darts {
+                channels: 16,
+                layout: "NRNNRNNNR".into(),
+                genotype: Genotype::anas_camvid(),
+            }),
+        ),
+        spec(
+            "msnet-darts-v2",
+            "MsNet with the published DARTS-V2 genotype (the stand-in before the search), C=16",
             msnet(MsNetEncoderConfig::Darts {
                 channels: 16,
                 layout: "NRNNRNNNR".into(),

@@ -64,7 +64,15 @@ impl Genotype {
         Ok(genotype)
     }
 
-    /// The DARTS-V2 stand-in shipped with rtseg.
+    /// The genotype `rtseg search --config configs/search/anas_camvid.yaml` found on CamVid
+    /// train, which `msnet-anas` builds (docs/search.md).
+    pub fn anas_camvid() -> Self {
+        serde_yaml::from_str(include_str!("../../../configs/genotypes/anas_camvid.yaml"))
+            .expect("the shipped genotype parses")
+    }
+
+    /// The published DARTS-V2 genotype, which `msnet-darts-v2` builds (rtseg's stand-in for
+    /// the unpublished ANAS genotype before its own search).
     pub fn darts_v2() -> Self {
         serde_yaml::from_str(include_str!("../../../configs/genotypes/darts_v2.yaml"))
             .expect("the shipped genotype parses")
@@ -416,7 +424,7 @@ pub struct DartsNetworkConfig {
     /// MsNet-ANAS layout: N R N N R N N N R, with the taps after each `R`.
     #[config(default = "\"NRNNRNNNR\".to_string()")]
     pub layout: String,
-    #[config(default = "Genotype::darts_v2()")]
+    #[config(default = "Genotype::anas_camvid()")]
     pub genotype: Genotype,
 }
 

@@ -667,3 +667,43 @@ fn msnet_anas_builds_the_shipped_searched_genotype() {
     assert_eq!(genotype_of("msnet-darts-v2"), Genotype::darts_v2());
     assert_ne!(shipped, Genotype::darts_v2());
 }
+
+/// A stopped search whose config or searched split changed is refused on resume, naming
+/// what changed (as training runs are).
+#[test]
+fn a_search_whose_config_or_data_changed_is_not_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (config_file, out) = tiny_search(tmp.path(), "changed");
+    let config = SearchConfig::load(&config_file, &[]).unwrap();
+    assert_eq!(
+        search(config, &|step| step == 1).unwrap(),
+        Outcome::Interrupted { step: 1 }
+    );
+    let never = |_: u64| false;
+    let saved = out.join("config.yaml");
+    let original = std::fs::read_to_string(&saved).unwrap();
+    std::fs::write(&saved, original.replace("seed: 9", "seed: 10")).unwrap();
+    let err = resume(&out, &never).unwrap_err().to_string();
+    assert!(err.contains("seed: 9 → 10"), "{err}");
+    std::fs::write(&saved, &original).unwrap();
+
+    let images = tmp.path().join("data/images/train");
+    let first = std::fs::read_dir(&images)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(&first, images.join("extra.png")).unwrap();
+    let labels = tmp.path().join("data/annotations/train");
+    std::fs::copy(
+        labels.join(first.file_name().unwrap()),
+        labels.join("extra.png"),
+    )
+    .unwrap();
+    let err = resume(&out, &never).unwrap_err().to_string();
+    assert!(
+        err.contains("split `train`: 4 samples then, 5 now"),
+        "{err}"
+    );
+}

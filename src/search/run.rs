@@ -36,7 +36,7 @@ use crate::models::losses::{CrossEntropyConfig, cross_entropy, scalar};
 use crate::models::profile::trainable_params;
 use crate::models::segmentors::SegmentorConfig;
 use crate::models::segmentors::msnet::{MsNetConfig, MsNetEncoderConfig};
-use crate::train::checkpoint::{self, Checkpoint, TrainState};
+use crate::train::checkpoint::{self, Checkpoint, RunRecord, TrainState};
 use crate::train::config::{ScheduleConfig, read_config};
 use crate::train::{Outcome, Progress, StopRequest};
 
@@ -219,13 +219,28 @@ pub fn search(config: SearchConfig, stop: StopRequest) -> anyhow::Result<Outcome
     let space = SearchSpace::uniform(&config.candidates).map_err(anyhow::Error::msg)?;
     write_yaml(&config.stage_dir(0).join(SPACE_FILE), &space)?;
     write_yaml(&dir.join(checkpoint::CONFIG_FILE), &config)?;
+    record(&config)?.write(dir)?;
     run_stages(&config, stop)
+}
+
+/// What a resume compares: the config as `config.yaml` holds it and the searched split's
+/// digest.
+fn record(config: &SearchConfig) -> anyhow::Result<RunRecord> {
+    RunRecord::of(config, &config.dataset, &[&config.train_split])
 }
 
 /// Continues the search in `dir`: the first unfinished stage from its latest checkpoint
 /// (same weights, α, optimizer states and data order), then the rest.
+///
+/// # Errors
+/// A search whose `config.yaml` or searched split changed since it started, naming what
+/// changed; then any error of the search itself.
 pub fn resume(dir: &Path, stop: StopRequest) -> anyhow::Result<Outcome> {
-    run_stages(&SearchConfig::open(dir)?, stop)
+    let mut config = SearchConfig::load(&dir.join(checkpoint::CONFIG_FILE), &[])?;
+    record(&config)?.check_against(dir)?;
+    // The directory may have moved since it started; the search continues where it is.
+    config.output_dir = dir.to_path_buf();
+    run_stages(&config, stop)
 }
 
 fn write_yaml<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {

@@ -15,7 +15,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
-use crate::datasets::sources::SplitDigest;
+use crate::datasets::sources::{DatasetSource, SplitDigest};
 use crate::io::write_atomic;
 
 pub const CONFIG_FILE: &str = "config.yaml";
@@ -38,9 +38,26 @@ pub struct RunRecord {
 impl RunRecord {
     /// Digests the config's train and val splits (reading every file once).
     pub fn new(config: &TrainConfig) -> anyhow::Result<Self> {
+        Self::of(
+            config,
+            &config.dataset,
+            &[&config.train_split, &config.val_split],
+        )
+    }
+
+    /// The record of any resumable job (training, search): its config and the digest of
+    /// each split of `dataset` it reads.
+    ///
+    /// # Errors
+    /// A split that cannot be listed or read.
+    pub fn of<C: Serialize>(
+        config: &C,
+        dataset: &DatasetSource,
+        splits: &[&str],
+    ) -> anyhow::Result<Self> {
         let mut data = BTreeMap::new();
-        for split in [&config.train_split, &config.val_split] {
-            data.insert(split.clone(), config.dataset.digest(split)?);
+        for split in splits {
+            data.insert(split.to_string(), dataset.digest(split)?);
         }
         Ok(Self {
             config: serde_json::to_value(config)?,
@@ -59,8 +76,17 @@ impl RunRecord {
     /// Every changed config key (`key: then → now`) or changed split (sample counts, or the
     /// same count with different contents), or an unreadable record, naming the run.
     pub fn check(run_dir: &Path, config: &TrainConfig) -> anyhow::Result<()> {
+        Self::new(config)?.check_against(run_dir)
+    }
+
+    /// Checks this record (the job as it is now) against the one in `run_dir`, as
+    /// [`RunRecord::check`] does for training.
+    ///
+    /// # Errors
+    /// As [`RunRecord::check`].
+    pub fn check_against(self, run_dir: &Path) -> anyhow::Result<()> {
         let path = run_dir.join(RUN_FILE);
-        let now = Self::new(config)?;
+        let now = self;
         if !path.exists() {
             eprintln!(
                 "warning: {} has no {RUN_FILE} (started by an older rtseg): its config and data \
@@ -94,7 +120,8 @@ impl RunRecord {
         }
         anyhow::bail!(
             "{} cannot be resumed: it changed since the run started:\n  {}\nrestore what \
-             changed, or start a new run (its `init_weights` can be this run's best.bpk)",
+             changed, or start a new run elsewhere (a training run's `init_weights` can be \
+             this run's best.bpk)",
             run_dir.display(),
             changes.join("\n  ")
         )

@@ -25,6 +25,7 @@ pub struct Args {
     /// count is closest to this genotype file's.
     #[arg(long, value_name = "GENOTYPE", requires = "random_genotype")]
     like: Option<PathBuf>,
+    /// With --like: how many genotypes to draw before keeping the closest in size.
     #[arg(long, default_value_t = 20, requires = "like")]
     draws: usize,
     /// Seed of the random draws.

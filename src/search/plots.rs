@@ -62,7 +62,7 @@ pub fn write_all(config: &SearchConfig) -> anyhow::Result<()> {
     }
     let genotype_file = config.output_dir.join(GENOTYPE_FILE);
     if genotype_file.exists() {
-        let genotype: Genotype = read_yaml(&genotype_file)?;
+        let genotype = Genotype::load(&genotype_file)?;
         for (cell, edges, concat) in [
             ("normal", &genotype.normal, &genotype.normal_concat),
             ("reduce", &genotype.reduce, &genotype.reduce_concat),

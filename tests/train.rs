@@ -1,5 +1,6 @@
-//! The trainer end to end on a tiny synthetic dataset: it learns, a stopped run resumes to the
-//! same weights as an uninterrupted one, and the CLI reports bad configs clearly.
+//! The trainer end to end on a tiny synthetic dataset: it learns, a stopped run (also one
+//! stopped before its first checkpoint) resumes to the same weights as an uninterrupted one,
+//! and the CLI reports bad configs clearly.
 
 use std::path::{Path, PathBuf};
 
@@ -144,6 +145,14 @@ fn a_stopped_run_resumes_to_the_same_weights() {
         assert!(diff < 1e-5, "{name} differs by {diff}");
     }
     assert_eq!(losses(&straight), losses(&stopped));
+
+    // Killed before its first checkpoint (no checkpoints/ yet): --resume starts it again from
+    // step 0 with its recorded config rather than leaving a directory nothing can continue.
+    let killed = tmp.path().join("killed");
+    train(from_init(&killed), &|step| step == 2).unwrap();
+    std::fs::remove_dir_all(killed.join("checkpoints")).unwrap();
+    assert_eq!(resume(&killed, &|_| false).unwrap(), Outcome::Finished);
+    assert_eq!(losses(&straight), losses(&killed));
 }
 
 /// A stored f32 tensor's values.

@@ -109,43 +109,33 @@ pub fn train(config: TrainConfig, stop: StopRequest) -> anyhow::Result<Outcome> 
     let record = RunRecord::new(&config)?;
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    let device = Device::default().autodiff();
-    device.seed(config.seed);
-    let model_cfg = model_config(&config)?;
-    let mut model = model_cfg.init(&device);
-    if let Some(path) = &config.init_weights {
-        model = weights::load(model, &config.model, path)?;
-    }
+    let run = Run::fresh(config, dir.clone())?;
     crate::io::write_atomic(
         &dir.join(checkpoint::CONFIG_FILE),
-        serde_yaml::to_string(&config)?.as_bytes(),
+        serde_yaml::to_string(&run.config)?.as_bytes(),
     )?;
     record.write(&dir)?;
-    let (backbone_optim, head_optim) = optimizers(&config.optimizer);
-    let run = Run {
-        backbone_optim,
-        head_optim,
-        config,
-        dir,
-        model,
-        state: TrainState::default(),
-        device,
-    };
     run.train_loop(stop)
 }
 
 /// Continues the run in `dir` from its latest checkpoint: same step, optimizer state,
-/// data order and schedule. Refuses a run whose `config.yaml` or dataset changed since it
-/// started ([`RunRecord::check`]).
+/// data order and schedule; a run stopped before its first checkpoint starts again from
+/// step 0 with its recorded config. Refuses a run whose `config.yaml` or dataset changed
+/// since it started ([`RunRecord::check`]).
 pub fn resume(dir: &Path, stop: StopRequest) -> anyhow::Result<Outcome> {
     let config_path = dir.join(checkpoint::CONFIG_FILE);
     let config = TrainConfig::load(&config_path, &[])?;
     RunRecord::check(dir, &config)?;
+    let Some(ckpt) = Checkpoint::latest(dir)? else {
+        eprintln!(
+            "{} stopped before its first checkpoint; starting it again from step 0",
+            dir.display()
+        );
+        checkpoint::truncate_metrics(dir, 0)?;
+        return Run::fresh(config, dir.to_path_buf())?.train_loop(stop);
+    };
     let device = Device::default().autodiff();
-    let model_cfg = model_config(&config)?;
-    let fresh = model_cfg.init(&device);
-    let ckpt = Checkpoint::latest(dir)?
-        .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint to resume from", dir.display()))?;
+    let fresh = model_config(&config)?.init(&device);
     let (backbone_optim, head_optim) = optimizers(&config.optimizer);
     let (model, backbone_optim, head_optim, state) =
         ckpt.load(fresh, backbone_optim, head_optim)?;
@@ -192,6 +182,26 @@ pub fn optimizers(config: &OptimizerConfig) -> (ModuleOptimizer, ModuleOptimizer
 }
 
 impl Run {
+    /// Step 0 of a run: the seeded initialisation (then `init_weights`) and new optimizers.
+    fn fresh(config: TrainConfig, dir: PathBuf) -> anyhow::Result<Self> {
+        let device = Device::default().autodiff();
+        device.seed(config.seed);
+        let mut model = model_config(&config)?.init(&device);
+        if let Some(path) = &config.init_weights {
+            model = weights::load(model, &config.model, path)?;
+        }
+        let (backbone_optim, head_optim) = optimizers(&config.optimizer);
+        Ok(Run {
+            backbone_optim,
+            head_optim,
+            config,
+            dir,
+            model,
+            state: TrainState::default(),
+            device,
+        })
+    }
+
     fn train_loop(mut self, stop: StopRequest) -> anyhow::Result<Outcome> {
         let cfg = self.config.clone();
         let samples = cfg.dataset.list(&cfg.train_split)?;

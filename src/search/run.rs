@@ -455,8 +455,9 @@ pub fn bench_stage(
     let [h, w] = config.augment.crop.map(|s| s as usize);
     let classes = config.dataset.label_space().num_classes();
     let batch = bench::synthetic_batch(stage.batch_size, h, w, classes);
+    let plural = if ops == 1 { "" } else { "s" };
     let name = format!(
-        "search stage {} ({}, {} channels, {ops} ops per edge: {which})",
+        "search stage {} ({}, {} channels, {ops} op{plural} per edge: {which})",
         index + 1,
         stage.layout,
         stage.channels

@@ -282,40 +282,54 @@ fn ros_arguments_are_read_by_the_node_only_and_unsupported_ones_named() {
 
 /// `rtseg infer` with no weight option uses the shipped CamVid weights, and they are trained:
 /// on a validation frame most labelled pixels come out right (untrained weights score ~10 %).
+/// Every shipped `weights/<model>_camvid.bpk` is checked the same way with `--model`, so a
+/// change to a model's code or genotype that its shipped file no longer fits fails here.
 #[test]
 fn infer_defaults_to_the_shipped_trained_weights() {
     let Some(camvid) = camvid() else { return };
     let frame = camvid.join("val/0016E5_07959.png");
-    let out_dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtseg"))
-        .args([
-            "infer",
-            frame.to_str().unwrap(),
-            "--out",
-            out_dir.path().to_str().unwrap(),
-        ])
-        .env_remove("RTSEG_WEIGHTS_DIR")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let mask = image::open(out_dir.path().join("0016E5_07959_mask.png"))
-        .unwrap()
-        .to_luma8();
     let label = image::open(camvid.join("valannot/0016E5_07959.png"))
         .unwrap()
         .to_luma8();
-    let (mut correct, mut labelled) = (0, 0);
-    for (m, l) in mask.pixels().zip(label.pixels()) {
-        if l[0] < 11 {
-            labelled += 1;
-            correct += (m[0] == l[0]) as usize;
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+    let mut models: Vec<Option<String>> = vec![None];
+    for entry in std::fs::read_dir(&weights).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(model) = name.strip_suffix("_camvid.bpk") {
+            models.push(Some(model.to_string()));
         }
     }
-    let accuracy = correct as f64 / labelled as f64;
     assert!(
-        accuracy > 0.75,
-        "pixel accuracy {accuracy:.3} with the shipped weights"
+        models.len() > 1,
+        "no CamVid weights in {}",
+        weights.display()
     );
+    for model in models {
+        let out_dir = tempfile::tempdir().unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rtseg"));
+        command.args(["infer", frame.to_str().unwrap(), "--out"]);
+        command.arg(out_dir.path()).env_remove("RTSEG_WEIGHTS_DIR");
+        if let Some(model) = &model {
+            command.args(["--model", model]);
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{model:?}: {}", text(&out));
+        let mask = image::open(out_dir.path().join("0016E5_07959_mask.png"))
+            .unwrap()
+            .to_luma8();
+        let (mut correct, mut labelled) = (0, 0);
+        for (m, l) in mask.pixels().zip(label.pixels()) {
+            if l[0] < 11 {
+                labelled += 1;
+                correct += (m[0] == l[0]) as usize;
+            }
+        }
+        let accuracy = correct as f64 / labelled as f64;
+        assert!(
+            accuracy > 0.75,
+            "{model:?}: pixel accuracy {accuracy:.3} with the shipped weights"
+        );
+    }
 }
 
 /// An installed binary finds the shipped weights in the install's `share/rtseg/weights`

@@ -46,27 +46,8 @@ rtseg="$PWD/$pack/rtseg"
 [ -x "$rtseg" ] || { echo "no $rtseg: run 'bash scripts/gpu_check.sh --build' first" >&2; exit 2; }
 export RTSEG_WEIGHTS_DIR="$PWD/weights" RTSEG_CACHE_DIR="$out/cache"
 camvid="${RTSEG_CAMVID:-$PWD/../shared/data/camvid}"
-: > "$report"
-failed=0
-
-# step NAME COMMAND...: runs it, records the verdict and the output.
-step() {
-  local name=$1; shift
-  echo "== $name" | tee -a "$report"
-  if "$@" > "$out/$name.log" 2>&1; then
-    echo "   ok" | tee -a "$report"
-  else
-    echo "   FAILED (exit $?)" | tee -a "$report"
-    failed=$((failed + 1))
-  fi
-  sed 's/^/   | /' "$out/$name.log" | tail -40 >> "$report"
-}
-
-{
-  echo "rtseg GPU check, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -m)"
-  nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader \
-    2>/dev/null || echo "nvidia-smi unavailable"
-} | tee -a "$report"
+source scripts/gpu_report.sh
+report_start "rtseg GPU check"
 
 step info-tensorrt "$rtseg" engine info --flavour tensorrt
 step info-tensorrt-rtx "$rtseg" engine info --flavour tensorrt-rtx

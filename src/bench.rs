@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use burn::prelude::*;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
@@ -134,7 +133,7 @@ pub fn train_throughput(
     warmup: usize,
     iters: usize,
 ) -> anyhow::Result<TrainBenchReport> {
-    let device = Device::default().autodiff();
+    let device = crate::device::device()?.autodiff();
     device.seed(config.seed);
     let model = model_config(config)?.init(&device);
     let (mut backbone, mut head) = optimizers(&config.optimizer);

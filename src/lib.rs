@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod bench;
 pub mod datasets;
+pub mod device;
 pub mod evaluation;
 pub mod geometry;
 pub mod gpu;

@@ -245,6 +245,30 @@ fn bench_reports_percentiles_as_json() {
 }
 
 #[test]
+fn burn_device_accepts_only_the_backends_the_build_has() {
+    let bench = |device: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rtseg"))
+            .args(["bench", "--random-init", "--size", "64x96", "--iters", "1"])
+            .args(["--warmup", "0", "--json"])
+            .env("BURN_DEVICE", device)
+            .output()
+            .unwrap()
+    };
+    // The tests' build has no GPU backend: burn itself would panic on these.
+    for device in ["cuda", "gpu0"] {
+        let out = bench(device);
+        assert!(!out.status.success(), "{device}: {}", text(&out));
+        assert_says(
+            &out,
+            &format!("BURN_DEVICE={device}: this build computes on flex"),
+        );
+        assert!(!text(&out).contains("panicked"), "{}", text(&out));
+    }
+    let out = bench("Flex");
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
 fn unknown_backend_and_bad_size_are_clear_errors() {
     let out = rtseg(&["bench", "--random-init", "--backend", "tflite"]);
     assert!(!out.status.success());

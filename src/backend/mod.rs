@@ -12,7 +12,6 @@ pub mod trt_config;
 
 use std::path::PathBuf;
 
-use ::burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 use self::burn::BurnRunner;
@@ -210,7 +209,7 @@ pub fn open(config: &BackendConfig, source: &ModelSource) -> anyhow::Result<Box<
             )
         }
         BackendKind::Burn => {
-            let device = Device::default();
+            let device = crate::device::device()?;
             let model = source.build(&device)?;
             let card = source.card();
             let runner = BurnRunner::new(

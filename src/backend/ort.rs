@@ -173,7 +173,8 @@ fn onnx_file(options: &OrtOptions, source: &ModelSource) -> anyhow::Result<PathB
         std::fs::create_dir_all(&dir)
             .map_err(|e| anyhow::anyhow!("{}: cannot create the cache: {e}", dir.display()))?;
         eprintln!("exporting {} to {}", source.model, path.display());
-        let device = burn::prelude::Device::default();
+        // Only to export: the CPU serves every build.
+        let device = burn::prelude::Device::flex();
         let model = source.build(&device)?;
         let options = ExportOptions {
             batch: None,

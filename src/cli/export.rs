@@ -56,7 +56,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.batch > 0, "--batch must be at least 1");
     let source = args.model.source()?;
-    let model = source.build(&Device::default())?;
+    // Exporting reads the weights out again: the CPU serves every build.
+    let model = source.build(&Device::flex())?;
     let options = ExportOptions {
         size: args.size,
         batch: (!args.dynamic_batch).then_some(args.batch),

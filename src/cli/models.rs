@@ -35,7 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         print_legend(args.dataset);
         return Ok(ExitCode::SUCCESS);
     }
-    let device = Device::default();
+    let device = Device::flex();
     let (h, w) = (args.size.0 as usize, args.size.1 as usize);
     println!(
         "{:<16} {:>9} {:>14}  {:<16} description",

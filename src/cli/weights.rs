@@ -48,7 +48,7 @@ fn source(model: &ModelArgs, weights: Weights) -> anyhow::Result<ModelSource> {
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let device = Device::default();
+    let device = Device::flex();
     match command {
         Command::Names { model } => {
             let net = source(&model, Weights::RandomInit { seed: 0 })?.build(&device)?;

@@ -396,7 +396,8 @@ pub fn random_genotype(
     anyhow::ensure!(draws > 0, "--draws must be at least 1");
     let space = SearchSpace::uniform(&config.candidates).map_err(anyhow::Error::msg)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let device = Device::default();
+    // Counting parameters needs no accelerator.
+    let device = Device::flex();
     let classes = config.dataset.label_space().num_classes();
     let params = |g: &Genotype| trainable_params(&msnet_anas(g.clone(), classes).init(&device));
     let target = like.map(params);
@@ -516,7 +517,7 @@ impl<'a> StageRun<'a> {
     ) -> anyhow::Result<Self> {
         let stage = &config.stages[index];
         let dir = config.stage_dir(index);
-        let device = Device::default().autodiff();
+        let device = crate::device::device()?.autodiff();
         device.seed(config.seed + index as u64);
         let net_config = SearchNetConfig {
             channels: stage.channels,

@@ -134,7 +134,7 @@ pub fn resume(dir: &Path, stop: StopRequest) -> anyhow::Result<Outcome> {
         checkpoint::truncate_metrics(dir, 0)?;
         return Run::fresh(config, dir.to_path_buf())?.train_loop(stop);
     };
-    let device = Device::default().autodiff();
+    let device = crate::device::device()?.autodiff();
     let fresh = model_config(&config)?.init(&device);
     let (backbone_optim, head_optim) = optimizers(&config.optimizer);
     let (model, backbone_optim, head_optim, state) =
@@ -184,7 +184,7 @@ pub fn optimizers(config: &OptimizerConfig) -> (ModuleOptimizer, ModuleOptimizer
 impl Run {
     /// Step 0 of a run: the seeded initialisation (then `init_weights`) and new optimizers.
     fn fresh(config: TrainConfig, dir: PathBuf) -> anyhow::Result<Self> {
-        let device = Device::default().autodiff();
+        let device = crate::device::device()?.autodiff();
         device.seed(config.seed);
         let mut model = model_config(&config)?.init(&device);
         if let Some(path) = &config.init_weights {

@@ -131,7 +131,7 @@ fn onnx_for(
     if !path.is_file() {
         std::fs::create_dir_all(&dir)
             .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
-        let model = source.build(&burn::prelude::Device::default())?;
+        let model = source.build(&burn::prelude::Device::flex())?;
         let export = crate::onnx::ExportOptions {
             size: Some(size),
             batch: Some(options.max_batch as usize),

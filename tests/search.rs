@@ -570,7 +570,7 @@ fn search_steps_are_benchmarked_per_stage() {
         reports[2]["model"]
             .as_str()
             .unwrap()
-            .contains("1 ops per edge")
+            .contains("1 op per edge")
     );
     let missing = rtseg(&[&args[..], &["--stage", "4"]].concat());
     assert_says(&missing, "--stage 4: the search has 3 stages");

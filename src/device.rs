@@ -54,6 +54,10 @@ pub fn device() -> anyhow::Result<Device> {
 
 /// Both libraries burn's CUDA backend loads at run time: the driver, and NVRTC, which
 /// compiles its kernels (cubecl's C++ backend, see `crates/cubecl-llvm-stub`).
+///
+/// Looked up with libloading rather than cudarc's own `is_culib_present`: depending on cudarc
+/// here would unify its CUDA-version feature (rtseg's `cuda-12060`) with the one cubecl-cuda
+/// builds against, and cubecl-cuda's build script picks its API level from the other.
 #[cfg(feature = "cuda")]
 fn cuda_libraries(chosen: &str) -> anyhow::Result<()> {
     for (what, names) in [

@@ -65,9 +65,25 @@ fn run(cli: Cli, ros_args: &[String]) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `rtseg models | head` and the like end quietly when the reader closes the pipe, as Unix tools
+/// do: Rust ignores SIGPIPE, so without this `println!` panics on EPIPE. The node keeps Rust's
+/// setting, because a peer closing one of its sockets must be an error it handles, not its end.
+#[cfg(unix)]
+fn end_quietly_on_closed_stdout() {
+    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let (args, ros_args) = rtseg::ros::args::split(std::env::args());
-    match run(Cli::parse_from(args), &ros_args) {
+    let cli = Cli::parse_from(args);
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Node(_)) {
+        end_quietly_on_closed_stdout();
+    }
+    match run(cli, &ros_args) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -21,6 +21,32 @@ fn infer(weights: &Path, inputs: &[&Path], out: &Path) -> Output {
     rtseg(&args)
 }
 
+/// `rtseg models --legend | head -1`: the reader closes the pipe before rtseg prints, and rtseg
+/// ends by SIGPIPE as Unix tools do — no "failed printing to stdout" panic on stderr.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_pipe_ends_rtseg_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rtseg"))
+        .args(["models", "--legend"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closing the read end now, before the child has parsed its arguments, makes its first
+    // print meet EPIPE (the listing would otherwise fit in the pipe's buffer).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {}",
+        out.status,
+        text(&out)
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out));
+}
+
 #[test]
 fn models_lists_every_registered_model_with_counts() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtseg"))

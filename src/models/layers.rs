@@ -139,26 +139,12 @@ fn conv_spec_pads(conv: &Conv2d) -> [usize; 4] {
 
 /// A burn convolution as an ONNX `Conv` specification (weights, bias, stride, padding).
 pub fn conv_spec(conv: &Conv2d) -> ConvSpec {
-    let dims = conv.weight.dims();
-    let [kh, kw] = conv.kernel_size;
-    let pads = match conv.padding {
-        PaddingConfig2d::Explicit(t, l, b, r) => [t, l, b, r],
-        PaddingConfig2d::Valid => [0; 4],
-        // Not used by the zoo; odd kernels pad symmetrically.
-        PaddingConfig2d::Same => {
-            let (ph, pw) = (
-                (kh - 1) * conv.dilation[0] / 2,
-                (kw - 1) * conv.dilation[1] / 2,
-            );
-            [ph, pw, ph, pw]
-        }
-    };
     ConvSpec {
         weight: values(&conv.weight.val()),
-        dims,
+        dims: conv.weight.dims(),
         bias: conv.bias.as_ref().map(|b| values(&b.val())),
         stride: conv.stride,
-        pads,
+        pads: conv_spec_pads(conv),
         dilation: conv.dilation,
         groups: conv.groups,
     }

@@ -481,7 +481,14 @@ fn bad_search_configs_are_refused_naming_the_key() {
     let (config, _) = tiny_search(tmp.path(), "bad");
     let path = config.to_str().unwrap();
     for (set, says) in [
-        ("candidates=[none, sep_conv_7x7]", "sep_conv_7x7"),
+        (
+            "candidates=[none, sep_conv_7x7]",
+            "with --set candidates=[none, sep_conv_7x7]: candidates: unknown operation",
+        ),
+        (
+            "stages.0.keep_ops=0",
+            "stages[0].keep_ops: 0; every stage but the last keeps at least one",
+        ),
         (
             "stages.0.keep_ops=9",
             "stages[0].keep_ops: 9 operations cannot be kept of the 4",

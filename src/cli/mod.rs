@@ -189,8 +189,8 @@ pub struct JobArgs {
     /// Configuration file holding every hyperparameter (see configs/).
     #[arg(long, conflicts_with = "resume")]
     config: Option<PathBuf>,
-    /// Override a config key, e.g. `--set iterations=20 --set augment.crop=[128,160]`;
-    /// a number indexes a list (`--set stages.0.steps=20`).
+    /// Override a config key, e.g. `--set iterations=20` (train), `--set
+    /// augment.crop=[128,160]`; a number indexes a list (`--set stages.0.steps=20`, search).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
     /// Continue the run in this directory from its latest checkpoint.

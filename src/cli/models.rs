@@ -37,13 +37,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let device = Device::flex();
     let (h, w) = (args.size.0 as usize, args.size.1 as usize);
-    println!(
-        "{:<16} {:>9} {:>14}  {:<16} description",
-        "model",
-        "params",
-        format!("GMACs@{h}x{w}"),
-        "shipped weights",
-    );
     let rows: Vec<(String, String, SegmentorConfig)> = match &args.model_config {
         Some(path) => {
             let source = rtseg::source::ModelSource::resolve(
@@ -60,6 +53,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map(|spec| (spec.name.to_string(), spec.summary.to_string(), spec.config))
             .collect(),
     };
+    // After the config file is read, so a bad one prints its error alone.
+    println!(
+        "{:<16} {:>9} {:>14}  {:<16} description",
+        "model",
+        "params",
+        format!("GMACs@{h}x{w}"),
+        "shipped weights",
+    );
     for (name, summary, config) in rows {
         let model = config.init(&device).valid();
         let shipped: Vec<&str> = LabelSpace::value_variants()

@@ -160,7 +160,12 @@ impl SearchConfig {
                 (false, None) => {
                     return Err(format!("{key}.keep_ops: every stage but the last needs it"));
                 }
-                (false, Some(keep)) if keep == 0 || keep > ops => {
+                (false, Some(0)) => {
+                    return Err(format!(
+                        "{key}.keep_ops: 0; every stage but the last keeps at least one operation"
+                    ));
+                }
+                (false, Some(keep)) if keep > ops => {
                     return Err(format!(
                         "{key}.keep_ops: {keep} operations cannot be kept of the {ops} this stage searches"
                     ));

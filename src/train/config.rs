@@ -178,9 +178,20 @@ pub(crate) fn read_config<T: serde::de::DeserializeOwned>(
     for item in overrides {
         apply_override(&mut value, item)?;
     }
-    let config: T =
-        serde_yaml::from_value(value).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    validate(&config).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // Deserializing from text, not from the Value, keeps the key path (`candidates[1]`,
+    // `stages[0].crop`) in serde_yaml's errors; with overrides that text is the merged config,
+    // so its line numbers are not the file's and the error says --set took part.
+    let (merged, source) = if overrides.is_empty() {
+        (text, path.display().to_string())
+    } else {
+        let merged = serde_yaml::to_string(&value)?;
+        (
+            merged,
+            format!("{} with --set {}", path.display(), overrides.join(" ")),
+        )
+    };
+    let config: T = serde_yaml::from_str(&merged).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+    validate(&config).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
     Ok(config)
 }
 

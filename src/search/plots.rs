@@ -1,6 +1,7 @@
 //! The search's pictures, redrawn from its directory after every checkpoint and stage:
 //! `alpha_normal.png` / `alpha_reduce.png` (softmax(α) of every candidate on every edge across
-//! the stages, one panel per edge, grey lines where a stage starts; a candidate's line ends
+//! the stages, times the number of candidates the edge has in that stage, so 1 is uniform in
+//! every stage; one panel per edge, grey lines where a stage starts; a candidate's line ends
 //! where it was pruned) and, once the genotype exists, `cell_normal.png` / `cell_reduce.png`
 //! (the derived cells as DARTS draws them: the two inputs, the four nodes, the output
 //! concatenation, each edge labelled with its operation).
@@ -56,8 +57,17 @@ pub fn write_all(config: &SearchConfig) -> anyhow::Result<()> {
                 panel.extend(edge_series(&candidates[e], e, &snapshots));
             }
         }
-        let title = format!("{cell} cell: softmax(alpha) per edge").to_uppercase();
-        let img = alpha_image(&title, &panels, x_max, &offsets[1..]);
+        let title = format!("{cell} cell: softmax(alpha) x candidates on the edge (1 = uniform)")
+            .to_uppercase();
+        let searched = stages.first().map(|(space, _)| match cell {
+            "normal" => &space.normal,
+            _ => &space.reduce,
+        });
+        let mut legend: Vec<Candidate> =
+            searched.into_iter().flatten().flatten().copied().collect();
+        legend.sort_by_key(|&c| candidate_index(c));
+        legend.dedup();
+        let img = alpha_image(&title, &panels, x_max, &offsets[1..], &legend);
         save_png(&img, &config.output_dir.join(format!("alpha_{cell}.png")))?;
     }
     let genotype_file = config.output_dir.join(GENOTYPE_FILE);
@@ -74,8 +84,11 @@ pub fn write_all(config: &SearchConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One series per candidate of edge `e`: softmax over the edge's α at each snapshot. A
-/// snapshot that does not hold this edge's α (a metrics line from another layout) is skipped.
+/// One series per candidate of edge `e`: softmax over the edge's α at each snapshot, times the
+/// number of candidates. Scaled so, a stage with fewer candidates does not lift every line
+/// (uniform is 1/6, then 1/4, then 1/2 in the CamVid search) and hide the order within each
+/// stage, which is what derives the genotype. A snapshot that does not hold this edge's α (a
+/// metrics line from another layout) is skipped.
 fn edge_series(
     candidates: &[Candidate],
     e: usize,
@@ -94,8 +107,9 @@ fn edge_series(
         if alpha.len() != candidates.len() {
             continue;
         }
+        let k = alpha.len() as f64;
         for (p, w) in points.iter_mut().zip(softmax(&alpha)) {
-            p.push((*step, w as f64));
+            p.push((*step, k * w as f64));
         }
     }
     candidates
@@ -108,10 +122,14 @@ fn edge_series(
         .collect()
 }
 
+/// A candidate's place in DARTS' list, which orders the legend and picks its colour.
+fn candidate_index(c: Candidate) -> usize {
+    Candidate::darts().iter().position(|&d| d == c).unwrap_or(0)
+}
+
 /// A candidate's colour, the same in every chart and cell picture.
 fn candidate_color(c: Candidate) -> Rgb<u8> {
-    let index = Candidate::darts().iter().position(|&d| d == c).unwrap_or(0);
-    PALETTE[index % PALETTE.len()]
+    PALETTE[candidate_index(c) % PALETTE.len()]
 }
 
 /// How a cell state is labelled: the two inputs as DARTS writes them, nodes by number.
@@ -123,8 +141,15 @@ fn state_name(state: usize) -> String {
     }
 }
 
-/// The 14 edge panels in a 4-column grid, the colour legend in the last row's free slots.
-fn alpha_image(title: &str, panels: &[Vec<Series>], x_max: f64, stage_starts: &[f64]) -> RgbImage {
+/// The 14 edge panels in a 4-column grid, the colour legend of the searched candidates in the
+/// last row's free slots.
+fn alpha_image(
+    title: &str,
+    panels: &[Vec<Series>],
+    x_max: f64,
+    stage_starts: &[f64],
+    legend: &[Candidate],
+) -> RgbImage {
     let (pw, ph, top) = (360i64, 220i64, 50i64);
     let mut img = RgbImage::from_pixel(4 * pw as u32, (top + 4 * ph) as u32, WHITE);
     draw_text(&mut img, 10, 14, title, 3, BLACK);
@@ -147,7 +172,7 @@ fn alpha_image(title: &str, panels: &[Vec<Series>], x_max: f64, stage_starts: &[
         (EDGES as i64 % 4) * pw + 20,
         top + (EDGES as i64 / 4) * ph + 20,
     );
-    for (i, c) in Candidate::darts().into_iter().enumerate() {
+    for (i, &c) in legend.iter().enumerate() {
         let y = ly + i as i64 * 22;
         fill_rect(&mut img, lx, y, 14, 14, candidate_color(c));
         draw_text(&mut img, lx + 24, y + 2, &c.to_string(), 2, BLACK);

@@ -178,9 +178,9 @@ pub(crate) fn read_config<T: serde::de::DeserializeOwned>(
     for item in overrides {
         apply_override(&mut value, item)?;
     }
-    // Deserializing from text, not from the Value, keeps the key path (`candidates[1]`,
-    // `stages[0].crop`) in serde_yaml's errors; with overrides that text is the merged config,
-    // so its line numbers are not the file's and the error says --set took part.
+    // Deserializing from text, not from the Value, keeps the key path (`candidates: unknown
+    // operation …`) in serde_yaml's errors; with overrides that text is the merged config, so
+    // its line numbers are not the file's and the error says --set took part.
     let (merged, source) = if overrides.is_empty() {
         (text, path.display().to_string())
     } else {

@@ -1,6 +1,7 @@
 //! Model zoo: parameter counts against the architecture brief's [EST] figures, MAC counts,
 //! arbitrary input sizes, scale pruning and configuration errors.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use burn::prelude::*;
@@ -10,10 +11,12 @@ use rtseg::models::backbones::resnet::ResNetConfig;
 use rtseg::models::backbones::xception::Xception39Config;
 use rtseg::models::decoders::attanet::AfmAttention;
 use rtseg::models::decoders::mfma::MasgFusion;
+use rtseg::models::lower::Layer;
 use rtseg::models::profile::{count_macs, trainable_params};
 use rtseg::models::segmentors::mfaranet::MfaraNetConfig;
 use rtseg::models::segmentors::{Segmentor, SegmentorConfig};
 use rtseg::models::{lookup, registry};
+use rtseg::onnx::graph::{Dim, ElemType, OnnxGraph};
 
 mod common;
 
@@ -176,6 +179,61 @@ fn graph_mac_counts_equal_the_forward_pass_counts() {
             assert_eq!(graph, forward, "{} at {h}x{w}", spec.name);
         }
     }
+}
+
+/// `(op type, node name)` of every node of `net`'s ONNX graph at 64×96.
+fn onnx_nodes(net: &Segmentor) -> Vec<(String, String)> {
+    let mut g = OnnxGraph::new(ElemType::F32);
+    let x = g.input(
+        "input",
+        ElemType::F32,
+        &[Dim::Fixed(1), Dim::Fixed(3), Dim::Fixed(64), Dim::Fixed(96)],
+        &[],
+    );
+    net.emit_onnx(&mut g, &x);
+    g.nodes()
+        .iter()
+        .map(|n| (n.op_type.clone(), n.name.clone()))
+        .collect()
+}
+
+#[test]
+fn onnx_node_names_are_module_paths() {
+    // TensorRT layer names and docs/diagrams.md come from these paths: every convolution
+    // must sit in a named block.
+    for spec in registry(11) {
+        let nodes = onnx_nodes(&spec.config.init(&device()).valid());
+        let loose: Vec<_> = nodes
+            .iter()
+            .filter(|(op, name)| op == "Conv" && !name.contains('/'))
+            .collect();
+        assert!(
+            loose.is_empty(),
+            "{}: convolutions outside any block: {loose:?}",
+            spec.name
+        );
+    }
+    let blocks: BTreeSet<String> = onnx_nodes(&model("aaffnet", 11))
+        .iter()
+        .filter_map(|(_, name)| Some(name.split_once('/')?.0.to_string()))
+        .collect();
+    let expected = [
+        "aaff_left",
+        "aaff_right",
+        "backbone",
+        "ffm",
+        "head",
+        "spatial_path",
+    ];
+    assert_eq!(blocks, expected.iter().map(|s| s.to_string()).collect());
+
+    // Xception39's second stage starts after the stem conv, the max-pool and 4 blocks.
+    let stage2 = "context_path/backbone/XceptionBlock_6/SeparableConvBnAct_0/conv_";
+    let nodes = onnx_nodes(&model("bisenet-x39", 11));
+    assert!(
+        nodes.iter().any(|(_, n)| n.starts_with(stage2)),
+        "{nodes:?}"
+    );
 }
 
 #[test]

@@ -90,6 +90,17 @@ pub trait Lower {
     fn relu(&mut self, x: Self::V) -> Self::V {
         self.act(Activation::Relu, x)
     }
+
+    /// Runs `f` with the ONNX nodes it records named under `name` (a module field such as
+    /// `backbone`; see [`OnnxGraph::enter_scope`]); on burn tensors it is `f` alone.
+    fn scope<T>(&mut self, _name: &str, f: impl FnOnce(&mut Self) -> T) -> T {
+        f(self)
+    }
+
+    /// [`Self::apply`] inside [`Self::scope`]`(name)`: a segmentor's top-level block.
+    fn apply_as<M: Layer>(&mut self, name: &str, layer: &M, x: Self::V) -> Self::V {
+        self.scope(name, |l| l.apply(layer, x))
+    }
 }
 
 /// Lowering to burn tensors: running the network.
@@ -181,7 +192,18 @@ impl Lower for OnnxGraph {
     type S = Size;
 
     fn apply<M: Layer>(&mut self, layer: &M, x: Value) -> Value {
-        layer.emit_onnx(self, &x)
+        // Each applied block names its nodes by its type and index, so every layer of a
+        // profile traces back to the block that emitted it.
+        self.enter_child_scope(std::any::type_name::<M>());
+        let y = layer.emit_onnx(self, &x);
+        self.exit_scope();
+        y
+    }
+    fn scope<T>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.enter_scope(name);
+        let y = f(self);
+        self.exit_scope();
+        y
     }
     fn act(&mut self, act: Activation, x: Value) -> Value {
         act.emit_onnx(self, &x)

@@ -86,6 +86,11 @@ pub struct OnnxGraph {
     /// Multiply-accumulates of the convolutions and matrix products so far; `None` once one
     /// of them had a dynamic extent.
     macs: Option<u64>,
+    /// The module path nodes are named under (outermost first), each with the number of
+    /// child blocks entered in it so far.
+    scopes: Vec<(String, usize)>,
+    /// Child blocks entered at the top level so far.
+    top_children: usize,
 }
 
 /// An attribute of a node.
@@ -203,7 +208,43 @@ impl OnnxGraph {
             outputs: Vec::new(),
             next_id: 0,
             macs: Some(0),
+            scopes: Vec::new(),
+            top_children: 0,
         }
+    }
+
+    /// Names the nodes appended until the matching [`Self::exit_scope`] under `name`, inside
+    /// the current scope: node names become module paths such as
+    /// `backbone/XceptionBlock_3/SeparableConvBnAct_1/conv_45` (the layer names TensorRT
+    /// profiles and Netron show). Tensor names are unchanged, so INT8 calibration caches keyed
+    /// by tensor name stay valid.
+    pub fn enter_scope(&mut self, name: &str) {
+        self.scopes.push((name.to_string(), 0));
+    }
+
+    /// Leaves the scope of the last [`Self::enter_scope`].
+    pub fn exit_scope(&mut self) {
+        self.scopes.pop();
+    }
+
+    /// Enters the scope of the next child block of type `type_name` (a path such as
+    /// `rtseg::models::layers::ConvBnAct`), named `ConvBnAct_<k>` with `k` its index among
+    /// the blocks entered in the current scope.
+    pub fn enter_child_scope(&mut self, type_name: &str) {
+        let short = type_name.split('<').next().unwrap_or(type_name);
+        let short = short.rsplit("::").next().unwrap_or(short);
+        let count = match self.scopes.last_mut() {
+            Some((_, children)) => children,
+            None => &mut self.top_children,
+        };
+        let name = format!("{short}_{count}");
+        *count += 1;
+        self.enter_scope(&name);
+    }
+
+    /// The nodes appended so far, in order.
+    pub fn nodes(&self) -> &[NodeProto] {
+        &self.nodes
     }
 
     /// Multiply-accumulates of the graph's convolutions and matrix products (the fvcore/mmcv
@@ -242,9 +283,15 @@ impl OnnxGraph {
     ) -> Vec<String> {
         let hint = op.to_ascii_lowercase();
         let names: Vec<String> = (0..outputs).map(|_| self.fresh(&hint)).collect();
+        let path: Vec<&str> = self.scopes.iter().map(|(s, _)| s.as_str()).collect();
+        let name = if path.is_empty() {
+            names[0].clone()
+        } else {
+            format!("{}/{}", path.join("/"), names[0])
+        };
         self.nodes.push(NodeProto {
             op_type: op.to_string(),
-            name: names[0].clone(),
+            name,
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: names.clone(),
             attribute: attrs.into_iter().map(|(n, v)| attribute(n, v)).collect(),

@@ -319,13 +319,13 @@ impl ContextPath {
     /// # Shapes
     /// `[N, 3, H, W]` → `[N, C, ⌈H/8⌉, ⌈W/8⌉]`, `[N, C, ⌈H/16⌉, ⌈W/16⌉]`.
     pub fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> [L::V; 2] {
-        let [c8, c16, c32] = match &self.backbone {
+        let [c8, c16, c32] = l.scope("backbone", |l| match &self.backbone {
             ContextBackbone::ResNet18(net) => {
                 let [_, c8, c16, c32] = net.lower(l, x);
                 [c8, c16, c32]
             }
             ContextBackbone::Xception39(net) => net.lower(l, x),
-        };
+        });
         let pooled = l.global_avg_pool(c32.clone());
         // 1×1 and broadcast by the add: what resizing a 1×1 map to C32's size computes.
         let global = l.apply(&self.global, pooled);

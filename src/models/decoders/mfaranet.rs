@@ -168,8 +168,12 @@ impl Ram {
     pub fn lower<L: Lower>(&self, l: &mut L, fused: &[L::V], scales: &[usize]) -> Vec<L::V> {
         let grids: Vec<L::V> = fused
             .windows(2)
-            .zip(&self.aligns)
-            .map(|(pair, align)| align.lower(l, pair[0].clone(), pair[1].clone()))
+            .zip(self.aligns.iter().enumerate())
+            .map(|(pair, (i, align))| {
+                l.scope(&format!("aligns.{i}"), |l| {
+                    align.lower(l, pair[0].clone(), pair[1].clone())
+                })
+            })
             .collect();
         scales
             .iter()

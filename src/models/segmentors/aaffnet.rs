@@ -84,15 +84,17 @@ impl NetworkConfig for AaffNetConfig {
 impl AaffNet {
     /// Scores at 1/8.
     fn scores<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
-        let spatial = l.apply(&self.spatial_path, x.clone());
-        let [c8, c16, c32] = self.backbone.lower(l, x);
-        let left = self.aaff_left.lower(l, c8.clone(), c16.clone());
+        let spatial = l.apply_as("spatial_path", &self.spatial_path, x.clone());
+        let [c8, c16, c32] = l.scope("backbone", |l| self.backbone.lower(l, x));
+        let left = l.scope("aaff_left", |l| {
+            self.aaff_left.lower(l, c8.clone(), c16.clone())
+        });
         let right_input = if self.chained { left.clone() } else { c16 };
-        let right = self.aaff_right.lower(l, right_input, c32);
+        let right = l.scope("aaff_right", |l| self.aaff_right.lower(l, right_input, c32));
         let left = l.resize_like(left, &c8, false);
         let right = l.resize_like(right, &c8, false);
-        let fused = self.ffm.lower(l, vec![spatial, left, right]);
-        l.apply(&self.head, fused)
+        let fused = l.scope("ffm", |l| self.ffm.lower(l, vec![spatial, left, right]));
+        l.apply_as("head", &self.head, fused)
     }
 }
 

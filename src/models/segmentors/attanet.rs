@@ -152,27 +152,27 @@ impl AttaNet {
         // (1/8 feature, shallow input, deep input, second auxiliary input)
         let (feat8, shallow, deep, aux_feature) = match &self.backbone {
             AttaNetBackbone::ResNet18(net) => {
-                let [_, f8, f16, f32] = net.lower(l, x);
+                let [_, f8, f16, f32] = l.scope("backbone", |l| net.lower(l, x));
                 (f8.clone(), f16, f32, f8)
             }
             AttaNetBackbone::Light(net) => {
-                let [f8, aux, f16] = net.lower(l, x);
+                let [f8, aux, f16] = l.scope("backbone", |l| net.lower(l, x));
                 (f8.clone(), f8, f16, aux)
             }
         };
-        let shallow = l.apply(&self.shallow, shallow);
+        let shallow = l.apply_as("shallow", &self.shallow, shallow);
         let deep = match &self.deep {
-            Some(conv) => l.apply(conv, deep),
+            Some(conv) => l.apply_as("deep", conv, deep),
             None => deep,
         };
         let deep_up = l.resize_nearest_like(deep.clone(), &shallow);
         let fused = l.cat(vec![shallow.clone(), deep_up]);
-        let alpha = l.apply(&self.afm, fused);
+        let alpha = l.apply_as("afm", &self.afm, fused);
         let shallow = match &self.shallow_refine {
-            Some(conv) => l.apply(conv, shallow),
+            Some(conv) => l.apply_as("shallow_refine", conv, shallow),
             None => shallow,
         };
-        let deep = l.apply(&self.deep_refine, deep);
+        let deep = l.apply_as("deep_refine", &self.deep_refine, deep);
         // Nearest upsampling commutes with a per-channel weight, so up(deep')·α equals the
         // code's up(deep'·α); written this way it also serves the per-pixel weights.
         let deep = l.resize_nearest_like(deep, &shallow);
@@ -180,12 +180,12 @@ impl AttaNet {
         let gated_shallow = l.mul(shallow.clone(), alpha);
         let kept = l.sub(shallow, gated_shallow);
         let mixed = l.add(kept, gated_deep.clone());
-        let y = l.apply(&self.head1, mixed);
-        let y = l.apply(&self.sam, y);
+        let y = l.apply_as("head1", &self.head1, mixed);
+        let y = l.apply_as("sam", &self.sam, y);
         let y = l.resize_nearest_like(y, &feat8);
-        let y = l.apply(&self.head2, y);
+        let y = l.apply_as("head2", &self.head2, y);
         AttaNetOutput {
-            scores: l.apply(&self.head, y),
+            scores: l.apply_as("head", &self.head, y),
             gated_deep,
             aux_feature,
         }

@@ -89,10 +89,12 @@ impl NetworkConfig for BiSeNetConfig {
 impl BiSeNet {
     /// Scores at 1/8 and the refined context at 1/8 and 1/16.
     fn scores<L: Lower>(&self, l: &mut L, x: L::V) -> (L::V, [L::V; 2]) {
-        let spatial = l.apply(&self.spatial_path, x.clone());
-        let context = self.context_path.lower(l, x);
-        let fused = self.ffm.lower(l, vec![spatial, context[0].clone()]);
-        (l.apply(&self.head, fused), context)
+        let spatial = l.apply_as("spatial_path", &self.spatial_path, x.clone());
+        let context = l.scope("context_path", |l| self.context_path.lower(l, x));
+        let fused = l.scope("ffm", |l| {
+            self.ffm.lower(l, vec![spatial, context[0].clone()])
+        });
+        (l.apply_as("head", &self.head, fused), context)
     }
 }
 

@@ -145,24 +145,24 @@ impl Block for FsffNet {
     /// `[N, 3, H, W] → [N, K, H, W]`.
     fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
         let (h, w) = (l.size(&x, 2), l.size(&x, 3));
-        let [c1, c2, c3, c4, c5] = self.encoder.lower(l, x);
-        let fsm = l.apply(&self.fsm, c5);
-        let y = self.fusion.lower(l, c3, c4, fsm);
+        let [c1, c2, c3, c4, c5] = l.scope("encoder", |l| self.encoder.lower(l, x));
+        let fsm = l.apply_as("fsm", &self.fsm, c5);
+        let y = l.scope("fusion", |l| self.fusion.lower(l, c3, c4, fsm));
 
         let y = l.resize_nearest_like(y, &c2);
-        let y = l.apply(&self.up4, y);
-        let skip = l.apply(&self.skip4, c2);
+        let y = l.apply_as("up4", &self.up4, y);
+        let skip = l.apply_as("skip4", &self.skip4, c2);
         let y = l.add(y, skip);
         let y = l.act(Activation::Swish, y);
 
         let y = l.resize_nearest_like(y, &c1);
-        let y = l.apply(&self.up2, y);
-        let y = l.apply(&self.up2_proj, y);
-        let skip = l.apply(&self.skip2, c1);
+        let y = l.apply_as("up2", &self.up2, y);
+        let y = l.apply_as("up2_proj", &self.up2_proj, y);
+        let skip = l.apply_as("skip2", &self.skip2, c1);
         let y = l.add(y, skip);
         let y = l.act(Activation::Swish, y);
 
-        let scores = l.apply(&self.classifier, y);
+        let scores = l.apply_as("classifier", &self.classifier, y);
         l.resize_nearest(scores, &h, &w)
     }
 }

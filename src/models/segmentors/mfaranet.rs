@@ -105,9 +105,9 @@ impl MfaraNet {
     /// The aligned features of the inference scales, each `[N, C, H/4, W/4]`.
     fn aligned<L: Lower>(&self, l: &mut L, x: L::V) -> Vec<L::V> {
         let depth = *self.scales.last().expect("validated: at least one scale");
-        let features = self.backbone.lower(l, x);
-        let fused = self.mfam.lower(l, features, depth);
-        self.ram.lower(l, &fused, &self.scales)
+        let features = l.scope("backbone", |l| self.backbone.lower(l, x));
+        let fused = l.scope("mfam", |l| self.mfam.lower(l, features, depth));
+        l.scope("ram", |l| self.ram.lower(l, &fused, &self.scales))
     }
 
     /// Per-scale scores Sᵢ, `[N, K, H/4, W/4]`, in the order of `scales`.
@@ -115,7 +115,10 @@ impl MfaraNet {
         self.scales
             .iter()
             .zip(aligned)
-            .map(|(&s, f)| l.apply(&self.score_heads[s - 1], f.clone()))
+            .map(|(&s, f)| {
+                let name = format!("score_heads.{}", s - 1);
+                l.apply_as(&name, &self.score_heads[s - 1], f.clone())
+            })
             .collect()
     }
 
@@ -129,7 +132,8 @@ impl MfaraNet {
             .iter()
             .zip(aligned.iter().zip(scores))
             .map(|(&s, (f, score))| {
-                let attention = l.apply(&self.attention_heads[s - 1], f.clone());
+                let name = format!("attention_heads.{}", s - 1);
+                let attention = l.apply_as(&name, &self.attention_heads[s - 1], f.clone());
                 l.mul(score.clone(), attention)
             })
             .collect();

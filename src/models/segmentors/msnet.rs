@@ -117,10 +117,12 @@ impl Block for MsNet {
     fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
         let (h, w) = (l.size(&x, 2), l.size(&x, 3));
         let taps = match &self.encoder {
-            MsNetEncoder::MobileNetV3(encoder) => encoder.lower(l, x.clone()),
-            MsNetEncoder::Darts(encoder) => encoder.lower(l, x.clone()),
+            MsNetEncoder::MobileNetV3(encoder) => {
+                l.scope("encoder", |l| encoder.lower(l, x.clone()))
+            }
+            MsNetEncoder::Darts(encoder) => l.scope("encoder", |l| encoder.lower(l, x.clone())),
         };
-        let scores = self.decoder.lower(l, x, taps);
+        let scores = l.scope("decoder", |l| self.decoder.lower(l, x, taps));
         l.resize(scores, &h, &w, false)
     }
 }

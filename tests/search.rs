@@ -442,6 +442,16 @@ fn a_tiny_search_writes_a_genotype_that_msnet_anas_builds_and_exports() {
     ]);
     assert!(export.status.success(), "{}", text(&export));
     assert!(std::fs::metadata(&onnx).unwrap().len() > 10_000);
+    // The export says which genotype it carries, not only "msnet-anas".
+    let info = rtseg::onnx::inspect(&onnx).unwrap();
+    let yaml = |text: &str| serde_yaml::from_str::<serde_yaml::Value>(text).unwrap();
+    let exported = yaml(&info.metadata[rtseg::onnx::meta::ARCHITECTURE]);
+    let searched = yaml(&std::fs::read_to_string(&model).unwrap());
+    assert_eq!(
+        exported["encoder"]["genotype"],
+        searched["encoder"]["genotype"]
+    );
+    assert!(exported["encoder"]["genotype"]["normal"].is_sequence());
 }
 
 /// A search stopped in its first stage and resumed ends with the same α, step for step, as

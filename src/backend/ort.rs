@@ -180,8 +180,7 @@ fn onnx_file(options: &OrtOptions, source: &ModelSource) -> anyhow::Result<PathB
             batch: None,
             ..ExportOptions::default()
         };
-        let sha = source.weights_sha256()?;
-        let proto = crate::onnx::export(&model, &source.card(), sha.as_deref(), &options)?;
+        let proto = crate::onnx::export(&model, source, &options)?;
         crate::onnx::save(&proto, &path)?;
     }
     Ok(path)

@@ -65,8 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         with_preprocess: args.with_preprocess,
         argmax: args.with_argmax,
     };
-    let sha = source.weights_sha256()?;
-    let mut proto = onnx::export(&model, &source.card(), sha.as_deref(), &options)?;
+    let mut proto = onnx::export(&model, &source, &options)?;
     let mut precision = if args.fp16 { "fp16" } else { "fp32" }.to_string();
     if args.int8_qdq {
         let summary = quantize_qdq(&mut proto, &args, &source.card().input)?;

@@ -17,9 +17,10 @@ use onnx_protobuf::{Message, ModelProto};
 use serde_json::json;
 
 use self::graph::{Dim, ElemType, OnnxGraph};
-use crate::models::card::{ChannelOrder, ModelCard};
+use crate::models::card::ChannelOrder;
 use crate::models::lower::Layer;
 use crate::models::segmentors::Segmentor;
+use crate::source::ModelSource;
 
 /// Metadata keys of an rtseg export.
 pub mod meta {
@@ -46,6 +47,9 @@ pub mod meta {
     pub const QUANTIZATION: &str = "rtseg.quantization";
     /// JSON: the calibration of a Q/DQ export (images, their SHA-256, percentile).
     pub const CALIBRATION: &str = "rtseg.calibration";
+    /// YAML: the full model configuration the graph was built from (the `arch:`-tagged form
+    /// `--model-config` reads), e.g. the genotype of an `msnet-anas` from another search.
+    pub const ARCHITECTURE: &str = "rtseg.architecture";
 }
 
 /// The class-id output of an export with argmax.
@@ -86,16 +90,17 @@ impl Default for ExportOptions {
 pub const INPUT_NORMALIZED: &str = "normalized_nchw_f32";
 pub const INPUT_RGB_U8: &str = "rgb_nhwc_u8";
 
-/// Builds the ONNX model of `model` (eval mode) with the card in its metadata.
+/// Builds the ONNX model of `model` (eval mode, built from `source`) with `source`'s model
+/// card, architecture and weights hash in its metadata.
 ///
 /// # Errors
-/// A fixed size the model card refuses.
+/// A fixed size the model card refuses; weights that cannot be read to hash.
 pub fn export(
     model: &Segmentor,
-    card: &ModelCard,
-    weights_sha256: Option<&str>,
+    source: &ModelSource,
     options: &ExportOptions,
 ) -> anyhow::Result<ModelProto> {
+    let card = source.card();
     if let Some((h, w)) = options.size {
         card.input.check_size(h, w)?;
     }
@@ -208,9 +213,10 @@ pub fn export(
             if options.fp16 { "f16" } else { "f32" }.to_string(),
         ),
     ];
-    if let Some(sha) = weights_sha256 {
-        metadata.push((meta::WEIGHTS_SHA256, sha.to_string()));
+    if let Some(sha) = source.weights_sha256()? {
+        metadata.push((meta::WEIGHTS_SHA256, sha));
     }
+    metadata.push((meta::ARCHITECTURE, serde_yaml::to_string(&source.config)?));
     let metadata: Vec<(String, String)> = metadata
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -138,11 +138,7 @@ fn onnx_for(
             fp16,
             ..Default::default()
         };
-        let sha = source.weights_sha256()?;
-        crate::onnx::save(
-            &crate::onnx::export(&model, &source.card(), sha.as_deref(), &export)?,
-            &path,
-        )?;
+        crate::onnx::save(&crate::onnx::export(&model, source, &export)?, &path)?;
     }
     Ok(path)
 }

@@ -158,12 +158,16 @@ pub fn weights_dirs() -> Vec<PathBuf> {
     }
 }
 
-/// The shipped weight file of `model` for `label_space`.
+/// The shipped weight file of `model` for `label_space`: that of the model it takes its
+/// weights from ([`crate::models::ModelSpec::weights_of`]; `mfaranet-pruned` loads
+/// `mfaranet_<space>.bpk`).
 ///
 /// # Errors
 /// No such file in any of [`weights_dirs`]; the message lists them.
 pub fn shipped_weights(model: &str, label_space: LabelSpace) -> anyhow::Result<PathBuf> {
-    let name = shipped_file_name(model, label_space);
+    let owner = crate::models::lookup(model, label_space.num_classes())
+        .map_or(model, |spec| spec.weights_of);
+    let name = shipped_file_name(owner, label_space);
     let dirs = weights_dirs();
     dirs.iter()
         .map(|d| d.join(&name))

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{assert_says, camvid, init_weights, rtseg, synthetic_folder, text};
+use common::{
+    assert_says, camvid, init_model_weights, init_weights, rtseg, synthetic_folder, text,
+};
 
 /// `rtseg infer --model msnet-m --weights W INPUT... --out OUT`.
 fn infer(weights: &Path, inputs: &[&Path], out: &Path) -> Output {
@@ -421,6 +423,46 @@ fn an_installed_binary_finds_weights_in_its_share_folder() {
     let out = run(Some(Path::new("/nonexistent-weights")));
     assert!(!out.status.success());
     assert_says(&out, "in none of: /nonexistent-weights)");
+}
+
+/// `mfaranet-pruned` changes only inference, so it is served from mfaranet's shipped file.
+#[test]
+fn mfaranet_pruned_finds_the_shipped_mfaranet_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = init_model_weights(dir.path(), "mfaranet");
+    std::fs::rename(&weights, dir.path().join("mfaranet_camvid.bpk")).unwrap();
+    let image = dir.path().join("x.png");
+    image::RgbImage::new(64, 64).save(&image).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rtseg"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("RTSEG_WEIGHTS_DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["models", "--size", "64x64"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = text(&out);
+    for model in ["mfaranet ", "mfaranet-pruned "] {
+        let row = listing.lines().find(|l| l.starts_with(model)).unwrap();
+        assert!(row.contains(" camvid "), "{row}");
+    }
+    let out = run(&[
+        "infer",
+        "--model",
+        "mfaranet-pruned",
+        "x.png",
+        "--out",
+        "out",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(dir.path().join("out/x_mask.png").is_file());
+    let out = run(&["infer", "--model", "bisenet-dw", "x.png", "--out", "out"]);
+    assert_says(
+        &out,
+        "no shipped weights for bisenet-dw on camvid (bisenet-dw_camvid.bpk",
+    );
 }
 
 #[test]

@@ -34,6 +34,9 @@ pub struct ModelSpec {
     pub summary: &'static str,
     pub config: SegmentorConfig,
     pub input: InputSpec,
+    /// The registered model whose shipped weights this one loads (its own name but for a
+    /// variant that only changes inference, e.g. `mfaranet-pruned` → `mfaranet`).
+    pub weights_of: &'static str,
 }
 
 /// Every model rtseg can build, with `num_classes` as given (CamVid's 11 by default).
@@ -92,6 +95,7 @@ pub fn registry(num_classes: usize) -> Vec<ModelSpec> {
         summary,
         config,
         input: InputSpec::IMAGENET_RGB,
+        weights_of: name,
     };
     vec![
         spec(
@@ -122,11 +126,14 @@ pub fn registry(num_classes: usize) -> Vec<ModelSpec> {
             "MFARANet: ResNet-18 deep stem + MFAM + RAM + ASFM, all four scales",
             mfaranet(vec![1, 2, 3, 4]),
         ),
-        spec(
-            "mfaranet-pruned",
-            "MFARANet pruned at inference to scale 2 (1/8) alone; same weights as mfaranet",
-            mfaranet(vec![2]),
-        ),
+        ModelSpec {
+            weights_of: "mfaranet",
+            ..spec(
+                "mfaranet-pruned",
+                "MFARANet pruned at inference to scale 2 (1/8) alone; same weights as mfaranet",
+                mfaranet(vec![2]),
+            )
+        },
         spec(
             "bisenet-r18",
             "BiSeNet v1: spatial path + ResNet-18 context path, ARM, FFM (CoinCheung's form)",

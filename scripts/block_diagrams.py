@@ -35,8 +35,8 @@ DEFAULT_EXPAND = {
     "msnet-m": ["decoder"],
     "msnet-anas": ["decoder"],
     "msnet-darts-v2": ["decoder"],
-    "mfaranet": ["ram"],
-    "mfaranet-pruned": ["ram"],
+    "mfaranet": ["mfam", "ram"],
+    "mfaranet-pruned": ["mfam", "ram"],
     "bisenet-r18": ["context_path", "ffm"],
     "bisenet-x39": ["context_path", "ffm"],
     "bisenet-dw": ["context_path", "ffm"],
@@ -49,15 +49,21 @@ DEFAULT_EXPAND = {
 HEADER = """# Block diagrams of the zoo
 
 Generated, not drawn: `python3 scripts/block_diagrams.py --out docs/diagrams.md` exports each
-registered network to ONNX and draws its top-level blocks (the module fields a segmentor's
-forward pass calls, named as in its source file) with the tensors that flow between them,
-measured on a {size} image: `channels · stride` (`1×1`: pooled channel weights or
-global context). Blocks whose insides the papers describe (MsNet's MFMA decoder,
-MFARANet's RAM, BiSeNet's context path and FFM, the AAFF blocks, FSFFNet's fusion) are
-drawn as a box of their own child blocks, each labelled by its type. Rounded nodes are
-operations a forward pass writes inline. The same names are the ONNX node names, so a
-TensorRT per-layer profile (`trtexec --dumpProfile`) or Netron traces each layer to its block.
-See [zoo.md](zoo.md) for what each network follows and where it departs from its paper.
+registered network to ONNX (eval mode, CamVid's 11 classes) and draws its top-level blocks
+(the module fields a segmentor's forward pass calls, named as in its source file) with the
+tensors that flow between them, measured on a {size} image. An edge reads
+`channels · stride` (stride relative to the input width), `channels · 1×1` for a pooled
+tensor (channel weights, global context), or `grid · stride` for a GridSample grid; a dotted
+`size` edge marks the block whose output size a resize takes. Blocks whose insides the papers
+describe (MsNet's MFMA decoder, MFARANet's MFAM and RAM, BiSeNet's context path and FFM, the
+AAFF blocks, FSFFNet's fusion) are drawn as a box of their child blocks, each named by type
+and index as in the ONNX node names (`decoder/Masg_1/…`), which is also what a TensorRT
+per-layer profile (`trtexec --dumpProfile`) or Netron shows. Rounded nodes are operations a
+forward pass writes inline; `ConvBnAct` is rtseg's conv + BatchNorm + optional activation.
+Left out: training-only parts (auxiliary and boundary heads, dropout), the integer shape
+arithmetic of the dynamic-size graph, and resizes that leave the size unchanged at this input
+size (Netron shows those). What each network follows and where it departs from its paper:
+[zoo.md](zoo.md).
 
 """
 
@@ -92,12 +98,12 @@ def float_tensors(model):
 
 
 def block_label(name, nodes):
-    """A block's field name with the type of its one child block (`head: ConvHead`), or the
-    type alone inside an expanded block (`Masg`, from `decoder/Masg_1`)."""
+    """A block's field name with the type of its one child block (`head: ConvHead`), or its
+    own name inside an expanded block (`Masg_1`, from `decoder/Masg_1`)."""
     depth = name.count("/")
     last = name.rsplit("/", 1)[-1]
     if depth:
-        return last.rsplit("_", 1)[0]
+        return last
     children = {n.name.split("/")[depth + 1] for n in nodes}
     if len(children) == 1:
         kind = next(iter(children)).rsplit("_", 1)[0]
@@ -108,8 +114,11 @@ def block_label(name, nodes):
 
 def op_label(node):
     if node.op_type == "Resize":
-        mode = next((a.s.decode() for a in node.attribute if a.name == "mode"), "nearest")
-        return f"Resize {'bilinear' if mode == 'linear' else mode}"
+        attrs = {a.name: a.s.decode() for a in node.attribute if a.type == onnx.AttributeProto.STRING}
+        if attrs.get("mode") != "linear":
+            return "Resize nearest"
+        corners = attrs.get("coordinate_transformation_mode") == "align_corners"
+        return "Resize bilinear, align_corners" if corners else "Resize bilinear"
     return node.op_type
 
 
@@ -168,7 +177,27 @@ def diagram(path, size, expand):
     grids = {n.input[1] for n in graph.node if n.op_type == "GridSample"}
     for src, dst, t in edges:
         lines.append(f'  {ids[src]} -->|"{edge_label(shapes[t], t in grids, size)}"| {ids[dst]}')
+    for k in [k for k in ops if k in used and ops[k].op_type == "Resize"]:
+        for src in size_sources(graph, ops[k], floats, producer):
+            if src in ids and src != "image" and (src, k) not in {(e[0], e[1]) for e in edges}:
+                lines.append(f"  {ids[src]} -.->|size| {ids[k]}")
     return "\n".join(lines)
+
+
+def size_sources(graph, resize, floats, producer):
+    """The blocks whose output's size a Resize takes (`resize_like`: Shape → Slice → Concat
+    into its `sizes` input), in graph order, without repeats."""
+    made_by = {o: n for n in graph.node for o in n.output}
+    found, stack = [], list(resize.input[2:])
+    while stack:
+        node = made_by.get(stack.pop())
+        if node is None:
+            continue
+        if node.op_type == "Shape":
+            found.append(producer.get(node.input[0]))
+        else:
+            stack.extend(t for t in node.input if t not in floats)
+    return [src for src in dict.fromkeys(found) if src is not None]
 
 
 def edge_label(shape, grid, size):

@@ -116,12 +116,10 @@ impl Block for MsNet {
     /// `[N, 3, H, W] → [N, K, H, W]`.
     fn lower<L: Lower>(&self, l: &mut L, x: L::V) -> L::V {
         let (h, w) = (l.size(&x, 2), l.size(&x, 3));
-        let taps = match &self.encoder {
-            MsNetEncoder::MobileNetV3(encoder) => {
-                l.scope("encoder", |l| encoder.lower(l, x.clone()))
-            }
-            MsNetEncoder::Darts(encoder) => l.scope("encoder", |l| encoder.lower(l, x.clone())),
-        };
+        let taps = l.scope("encoder", |l| match &self.encoder {
+            MsNetEncoder::MobileNetV3(encoder) => encoder.lower(l, x.clone()),
+            MsNetEncoder::Darts(encoder) => encoder.lower(l, x.clone()),
+        });
         let scores = l.scope("decoder", |l| self.decoder.lower(l, x, taps));
         l.resize(scores, &h, &w, false)
     }

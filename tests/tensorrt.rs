@@ -508,7 +508,7 @@ mod with_tensorrt {
         let out = build_rtx(dir.path(), &odd, &[]);
         assert_fails_saying(
             &out,
-            "the TensorRT ONNX parser rejected the model: [node 4: RtsegNoSuchOp 'conv_",
+            "the TensorRT ONNX parser rejected the model: [node 4: RtsegNoSuchOp 'encoder/ConvBnAct_0/conv_",
         );
         assert_says(&out, "export the model again with `rtseg export`");
         assert!(!dir.path().join("engines").read_dir().is_ok_and(|mut d| {

@@ -100,11 +100,9 @@ def float_tensors(model):
 def block_label(name, nodes):
     """A block's field name with the type of its one child block (`head: ConvHead`), or its
     own name inside an expanded block (`Masg_1`, from `decoder/Masg_1`)."""
-    depth = name.count("/")
-    last = name.rsplit("/", 1)[-1]
-    if depth:
-        return last
-    children = {n.name.split("/")[depth + 1] for n in nodes}
+    if "/" in name:
+        return name.rsplit("/", 1)[-1]
+    children = {n.name.split("/")[1] for n in nodes}
     if len(children) == 1:
         kind = next(iter(children)).rsplit("_", 1)[0]
         if not kind.islower():
@@ -128,7 +126,8 @@ def diagram(path, size, expand):
     graph = model.graph
     image = graph.input[0].name
     output = graph.output[0].name
-    # node index -> (key, container); ops: key -> node drawn as an operation
+    # key: node index -> the diagram node it is drawn in; container: diagram node -> its
+    # expanded block (or None); ops: operation nodes; members: a block's ONNX nodes.
     key, ops, container, members = {}, {}, {}, {}
     for i, node in enumerate(graph.node):
         if not any(o in floats for o in node.output) or output in node.output:
@@ -248,7 +247,7 @@ def bypass_identity_resizes(edges, ops, outputs, shapes):
 
 def measure(model, tensors, image, size):
     """Shapes of `tensors` on one random `size` image, by running the graph."""
-    wanted = [t for t in dict.fromkeys(tensors)]
+    wanted = list(dict.fromkeys(tensors))
     known = {o.name for o in model.graph.output}
     for t in wanted:
         if t not in known:

@@ -21,6 +21,7 @@ import math
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -214,13 +215,16 @@ def edge_label(shape, grid, size):
 def fold_swish(edges, ops, producer):
     """Draws `x · σ(x)` (how swish is exported) as one Swish node: returns the edges without
     the Sigmoid's and the keys of the Mul nodes that are swishes."""
+    uses = Counter(s for s, _, _ in edges)
     swish, folded = set(), set()
     for k, node in ops.items():
-        for t, other in zip(node.input, reversed(node.input)) if node.op_type == "Mul" else ():
+        if node.op_type != "Mul":
+            continue
+        a, b = node.input
+        for t, other in ((a, b), (b, a)):
             sig = producer.get(t)
-            used_once = sum(1 for s, _, _ in edges if s == sig) == 1
             if sig in ops and ops[sig].op_type == "Sigmoid" and ops[sig].input[0] == other:
-                if used_once:
+                if uses[sig] == 1:  # a sigmoid used elsewhere too stays drawn
                     swish.add(k)
                     folded.add(sig)
     return [e for e in edges if not {e[0], e[1]} & folded], swish

@@ -86,11 +86,9 @@ pub struct OnnxGraph {
     /// Multiply-accumulates of the convolutions and matrix products so far; `None` once one
     /// of them had a dynamic extent.
     macs: Option<u64>,
-    /// The module path nodes are named under (outermost first), each with the number of
-    /// child blocks entered in it so far.
+    /// The module path nodes are named under, each scope with the number of child blocks
+    /// entered in it so far; the first entry is the unnamed top level.
     scopes: Vec<(String, usize)>,
-    /// Child blocks entered at the top level so far.
-    top_children: usize,
 }
 
 /// An attribute of a node.
@@ -208,8 +206,7 @@ impl OnnxGraph {
             outputs: Vec::new(),
             next_id: 0,
             macs: Some(0),
-            scopes: Vec::new(),
-            top_children: 0,
+            scopes: vec![(String::new(), 0)],
         }
     }
 
@@ -224,7 +221,9 @@ impl OnnxGraph {
 
     /// Leaves the scope of the last [`Self::enter_scope`].
     pub fn exit_scope(&mut self) {
-        self.scopes.pop();
+        if self.scopes.len() > 1 {
+            self.scopes.pop();
+        }
     }
 
     /// Enters the scope of the next child block of type `type_name` (a path such as
@@ -233,12 +232,9 @@ impl OnnxGraph {
     pub fn enter_child_scope(&mut self, type_name: &str) {
         let short = type_name.split('<').next().unwrap_or(type_name);
         let short = short.rsplit("::").next().unwrap_or(short);
-        let count = match self.scopes.last_mut() {
-            Some((_, children)) => children,
-            None => &mut self.top_children,
-        };
-        let name = format!("{short}_{count}");
-        *count += 1;
+        let (_, children) = self.scopes.last_mut().expect("the top level is never left");
+        let name = format!("{short}_{children}");
+        *children += 1;
         self.enter_scope(&name);
     }
 
@@ -283,12 +279,11 @@ impl OnnxGraph {
     ) -> Vec<String> {
         let hint = op.to_ascii_lowercase();
         let names: Vec<String> = (0..outputs).map(|_| self.fresh(&hint)).collect();
-        let path: Vec<&str> = self.scopes.iter().map(|(s, _)| s.as_str()).collect();
-        let name = if path.is_empty() {
-            names[0].clone()
-        } else {
-            format!("{}/{}", path.join("/"), names[0])
-        };
+        let name = self.scopes[1..]
+            .iter()
+            .map(|(scope, _)| format!("{scope}/"))
+            .chain([names[0].clone()])
+            .collect();
         self.nodes.push(NodeProto {
             op_type: op.to_string(),
             name,

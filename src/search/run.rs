@@ -37,7 +37,7 @@ use crate::models::profile::trainable_params;
 use crate::models::segmentors::SegmentorConfig;
 use crate::models::segmentors::msnet::{MsNetConfig, MsNetEncoderConfig};
 use crate::train::checkpoint::{self, Checkpoint, RunRecord, TrainState};
-use crate::train::config::{ScheduleConfig, read_config};
+use crate::train::config::{ScheduleConfig, log_interval, read_config, train_split};
 use crate::train::{Outcome, Progress, StopRequest};
 
 /// The whole search: data, candidate operations, stages, optimizers.
@@ -66,12 +66,6 @@ pub struct SearchConfig {
     pub output_dir: PathBuf,
 }
 
-fn train_split() -> String {
-    "train".into()
-}
-fn log_interval() -> u64 {
-    10
-}
 fn workers() -> usize {
     1
 }

@@ -49,13 +49,14 @@ pub struct TrainConfig {
     pub output_dir: PathBuf,
 }
 
-fn train_split() -> String {
+// Also the search config's defaults (`rtseg search`).
+pub(crate) fn train_split() -> String {
     "train".into()
 }
 fn val_split() -> String {
     "val".into()
 }
-fn log_interval() -> u64 {
+pub(crate) fn log_interval() -> u64 {
     10
 }
 fn workers() -> usize {

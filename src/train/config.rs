@@ -49,7 +49,7 @@ pub struct TrainConfig {
     pub output_dir: PathBuf,
 }
 
-// Also the search config's defaults (`rtseg search`).
+// `train_split` and `log_interval` are also the search config's defaults (`rtseg search`).
 pub(crate) fn train_split() -> String {
     "train".into()
 }

@@ -6,7 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use burn::store::burn_pack::{Reader, Tensor as PackTensor, Writer};
-use burn::store::{ModuleSnapshot, ModuleStore, SafetensorsStore};
+use burn::store::{
+    FloatCastAdapter, HalfPrecisionAdapter, ModuleAdapter, ModuleSnapshot, ModuleStore,
+    SafetensorsStore,
+};
+use burn::tensor::DType;
 
 use crate::io::write_atomic_with;
 use crate::models::segmentors::Segmentor;
@@ -83,13 +87,38 @@ pub fn content_digest(tensors: &[PackTensor]) -> Result<String, String> {
     Ok(format!("{:x}", hash.finalize()))
 }
 
-/// Saves `model` to `path` (format from the extension), atomically; a burnpack file carries
-/// the SHA-256 of its tensors ([`META_SHA256`]).
+/// How a weight file stores the float parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// float32 throughout, as the model holds them.
+    #[default]
+    F32,
+    /// float16 for convolution and linear weights (burn-store's `HalfPrecisionAdapter`);
+    /// BatchNorm stays float32, whose running variance underflows in float16. Halves the
+    /// file; [`load`] widens the values back to float32.
+    F16,
+}
+
+/// Saves `model` to `path` in float32 ([`save_as`]).
 pub fn save(model: &Segmentor, model_name: &str, path: &Path) -> Result<(), WeightsError> {
+    save_as(model, model_name, path, Precision::F32)
+}
+
+/// Saves `model` to `path` (format from the extension) with its float parameters stored at
+/// `precision`, atomically; a burnpack file carries the SHA-256 of its stored tensors
+/// ([`META_SHA256`]).
+pub fn save_as(
+    model: &Segmentor,
+    model_name: &str,
+    path: &Path,
+    precision: Precision,
+) -> Result<(), WeightsError> {
     let format = WeightFormat::of(path)?;
+    let adapter = || (precision == Precision::F16).then(HalfPrecisionAdapter::new);
     write_atomic_with(path, |tmp| match format {
         WeightFormat::Burnpack => {
-            let tensors = tensors(model);
+            let adapter = adapter().map(|a| Box::new(a) as Box<dyn ModuleAdapter>);
+            let tensors = model.collect(None, adapter, true);
             let digest = content_digest(&tensors).map_err(anyhow::Error::msg)?;
             Writer::new(tensors)
                 .with_metadata(META_MODEL, model_name)
@@ -98,11 +127,17 @@ pub fn save(model: &Segmentor, model_name: &str, path: &Path) -> Result<(), Weig
                 .write_to_file(tmp)
                 .map_err(|e| anyhow::anyhow!("{e}"))
         }
-        WeightFormat::Safetensors => SafetensorsStore::from_file(tmp.to_path_buf())
-            .skip_enum_variants(true)
-            .metadata(META_MODEL, model_name)
-            .collect_from(model)
-            .map_err(|e| anyhow::anyhow!("{e}")),
+        WeightFormat::Safetensors => {
+            let mut store = SafetensorsStore::from_file(tmp.to_path_buf())
+                .skip_enum_variants(true)
+                .metadata(META_MODEL, model_name);
+            if let Some(adapter) = adapter() {
+                store = store.with_to_adapter(adapter);
+            }
+            store
+                .collect_from(model)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
     })
     .map_err(|e| WeightsError::Write {
         path: path.to_path_buf(),
@@ -152,6 +187,7 @@ pub fn read(path: &Path) -> Result<Vec<PackTensor>, WeightsError> {
 
 /// Compares file tensors with the model's, in module order, and describes the first
 /// difference: a missing tensor, a shape or dtype mismatch, or a tensor the model lacks.
+/// A float16 tensor where the model holds float32 fits ([`Precision::F16`]).
 pub fn first_mismatch(expected: &[PackTensor], found: &[PackTensor]) -> Option<String> {
     let by_name: std::collections::HashMap<&str, &PackTensor> =
         found.iter().map(|t| (t.name.as_str(), t)).collect();
@@ -172,7 +208,10 @@ pub fn first_mismatch(expected: &[PackTensor], found: &[PackTensor]) -> Option<S
                     want.shape.as_slice()
                 ));
             }
-            Some(got) if got.dtype != want.dtype => {
+            Some(got)
+                if got.dtype != want.dtype
+                    && !(got.dtype == DType::F16 && want.dtype == DType::F32) =>
+            {
                 return Some(format!(
                     "tensor {:?} is {:?} in the file but the model expects {:?}",
                     want.name, got.dtype, want.dtype
@@ -189,7 +228,7 @@ pub fn first_mismatch(expected: &[PackTensor], found: &[PackTensor]) -> Option<S
 }
 
 /// Loads weights into `model`, refusing (and naming the first offending tensor) when the
-/// file was made for another model or class count.
+/// file was made for another model or class count; float16 tensors are widened to float32.
 pub fn load(
     mut model: Segmentor,
     model_name: &str,
@@ -204,7 +243,8 @@ pub fn load(
     if let Some(detail) = first_mismatch(&tensors(&model), &found) {
         return Err(mismatch(detail));
     }
-    let result = model.apply(found, None, None, true);
+    let widen = Box::new(FloatCastAdapter::to(DType::F32));
+    let result = model.apply(found, None, Some(widen), true);
     match result.errors.first() {
         Some(error) => Err(mismatch(error.to_string())),
         None => Ok(model),

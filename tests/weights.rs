@@ -2,6 +2,7 @@
 //! name the first mismatched tensor.
 
 use burn::prelude::*;
+use burn::tensor::DType;
 use rtseg::models::lookup;
 use rtseg::models::segmentors::Segmentor;
 use rtseg::weights;
@@ -49,6 +50,54 @@ fn burnpack_and_safetensors_round_trips_are_bit_exact() {
             .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
+/// `Precision::F16` stores convolution weights as float16 and BatchNorm as float32 (whose
+/// running variance underflows in float16), about half the bytes in both formats; loading
+/// widens them back to float32, each value within float16's rounding of the original.
+#[test]
+fn float16_files_take_half_the_bytes_and_load_back_as_float32() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = fresh("msnet-anas", 11, 1);
+    let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len() as f64;
+    for format in ["bpk", "safetensors"] {
+        let full = dir.path().join(format!("f32.{format}"));
+        let half = dir.path().join(format!("f16.{format}"));
+        weights::save(&original, "msnet-anas", &full).unwrap();
+        weights::save_as(&original, "msnet-anas", &half, weights::Precision::F16).unwrap();
+        let ratio = size(&half) / size(&full);
+        assert!(
+            (0.45..0.6).contains(&ratio),
+            "{format}: f16/f32 size {ratio}"
+        );
+        let stored = weights::read(&half).unwrap();
+        assert!(stored.iter().any(|t| t.dtype == DType::F16), "{format}");
+        for t in stored.iter().filter(|t| t.name.contains(".running_")) {
+            assert_eq!(t.dtype, DType::F32, "{format}: {}", t.name);
+        }
+        let loaded = weights::load(fresh("msnet-anas", 11, 2), "msnet-anas", &half).unwrap();
+        let values = |t: &burn::store::burn_pack::Tensor| {
+            assert_eq!(t.dtype, DType::F32, "{format}: {}", t.name);
+            let bytes = t.to_bytes().unwrap();
+            bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect::<Vec<f32>>()
+        };
+        for (got, want) in weights::tensors(&loaded)
+            .iter()
+            .zip(weights::tensors(&original).iter())
+        {
+            for (a, b) in values(got).into_iter().zip(values(want)) {
+                // float16: 11 significant bits, subnormal step 6e-8.
+                assert!(
+                    (a - b).abs() <= b.abs() * 4.9e-4 + 6e-8,
+                    "{format}: {} {a} against {b}",
+                    got.name
+                );
+            }
+        }
     }
 }
 

@@ -25,6 +25,10 @@ pub enum Command {
         input: PathBuf,
         /// The file to write; its extension picks the format.
         output: PathBuf,
+        /// Store convolution and linear weights as float16 (BatchNorm stays float32): half
+        /// the file; loading widens them back to float32.
+        #[arg(long)]
+        half: bool,
     },
     /// Write freshly initialised weights (seeded), e.g. as a starting point or test fixture.
     Init {
@@ -60,9 +64,15 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             model,
             input,
             output,
+            half,
         } => {
             let net = source(&model, Weights::File(input.clone()))?.build(&device)?;
-            weights::save(&net, &model.model, &output)?;
+            let precision = if half {
+                weights::Precision::F16
+            } else {
+                weights::Precision::F32
+            };
+            weights::save_as(&net, &model.model, &output, precision)?;
             println!("{} -> {}", input.display(), output.display());
         }
         Command::Init {

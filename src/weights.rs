@@ -88,10 +88,9 @@ pub fn content_digest(tensors: &[PackTensor]) -> Result<String, String> {
 }
 
 /// How a weight file stores the float parameters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Precision {
     /// float32 throughout, as the model holds them.
-    #[default]
     F32,
     /// float16 for convolution and linear weights (burn-store's `HalfPrecisionAdapter`);
     /// BatchNorm stays float32, whose running variance underflows in float16. Halves the

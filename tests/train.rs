@@ -323,6 +323,31 @@ fn adamw_runs_through_the_trainer() {
     assert_eq!(losses(&run).len(), 2);
 }
 
+/// A wrong value inside an internally tagged section (`optimizer`, `dataset`) names the
+/// section: serde_yaml reports no key path or line for values serde buffered to read the tag.
+#[test]
+fn config_errors_inside_tagged_sections_name_the_section() {
+    for (from, to, section, complaint) in [
+        ("lr: 0.02", "lr: fast", "optimizer: ", "expected f64"),
+        (
+            "label_space: camvid",
+            "label_space: [camvid]",
+            "dataset: ",
+            "invalid type: sequence",
+        ),
+    ] {
+        let (_tmp, _run, path) = config_file(2, 2, &[(from, to)]);
+        let message = format!("{:#}", TrainConfig::load(&path, &[]).unwrap_err());
+        assert!(message.contains(section), "{message}");
+        assert!(message.contains(complaint), "{message}");
+    }
+    // Errors serde_yaml already locates keep their own path and line, not a second path.
+    let (_tmp, _run, path) = config_file(2, 2, &[("iterations: 2", "iterations: many")]);
+    let message = format!("{:#}", TrainConfig::load(&path, &[]).unwrap_err());
+    assert!(message.contains("iterations: invalid type"), "{message}");
+    assert!(message.contains("line"), "{message}");
+}
+
 /// A training file that vanishes mid-run stops the run with an error naming it (a clear
 /// stop, not a skip: a silently shrinking dataset would change the recipe unseen); the last
 /// checkpoint stays whole, and once the file is back the run resumes from it and finishes.

@@ -191,7 +191,22 @@ pub(crate) fn read_config<T: serde::de::DeserializeOwned>(
             format!("{} with --set {}", path.display(), overrides.join(" ")),
         )
     };
-    let config: T = serde_yaml::from_str(&merged).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+    // serde buffers an internally tagged section (`optimizer: {kind: sgd, …}`) before
+    // deserialising it, and serde_yaml's error from the buffer carries no key path;
+    // serde_path_to_error still knows which key was being read, so such errors name it.
+    let config: T = serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(&merged))
+        .map_err(|e| {
+        let path = e.path().to_string();
+        let e = e.into_inner().to_string();
+        // Where serde_yaml located the error itself its message starts with the top-level
+        // key (its path may stop short of serde_path_to_error's, e.g. at a list).
+        let top = path.split(['.', '[']).next().unwrap_or_default();
+        if top.is_empty() || e.starts_with(top) {
+            anyhow::anyhow!("{source}: {e}")
+        } else {
+            anyhow::anyhow!("{source}: {path}: {e}")
+        }
+    })?;
     validate(&config).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
     Ok(config)
 }

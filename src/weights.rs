@@ -151,6 +151,11 @@ pub fn save_as(
 /// A missing or unreadable file, an unknown format, or content that does not match its
 /// checksum (bit flips, truncation).
 pub fn read(path: &Path) -> Result<Vec<PackTensor>, WeightsError> {
+    read_stored(path).map(|(tensors, _)| tensors)
+}
+
+/// [`read`], with the model name stored beside the tensors ([`META_MODEL`]) when there is one.
+fn read_stored(path: &Path) -> Result<(Vec<PackTensor>, Option<String>), WeightsError> {
     let read_err = |reason: String| WeightsError::Read {
         path: path.to_path_buf(),
         reason,
@@ -162,6 +167,7 @@ pub fn read(path: &Path) -> Result<Vec<PackTensor>, WeightsError> {
         WeightFormat::Burnpack => {
             let reader = Reader::from_file(path).map_err(|e| read_err(e.to_string()))?;
             let stored = reader.metadata().get(META_SHA256).cloned();
+            let model = reader.metadata().get(META_MODEL).cloned();
             let tensors = reader.into_tensors().map_err(|e| read_err(e.to_string()))?;
             if let Some(stored) = stored {
                 let actual = content_digest(&tensors).map_err(read_err)?;
@@ -172,14 +178,24 @@ pub fn read(path: &Path) -> Result<Vec<PackTensor>, WeightsError> {
                     )));
                 }
             }
-            Ok(tensors)
+            Ok((tensors, model))
         }
         WeightFormat::Safetensors => {
             let mut store = SafetensorsStore::from_file(path).skip_enum_variants(true);
-            store
+            let tensors = store
                 .get_all_tensors()
                 .map(|all| all.values().cloned().collect())
-                .map_err(|e| read_err(e.to_string()))
+                .map_err(|e| read_err(e.to_string()))?;
+            // burn-store writes the metadata but does not hand it back; the safetensors crate
+            // (the one burn-store writes with) reads the header.
+            let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
+            let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+                .map_err(|e| read_err(e.to_string()))?;
+            let model = header
+                .metadata()
+                .as_ref()
+                .and_then(|m| m.get(META_MODEL).cloned());
+            Ok((tensors, model))
         }
     }
 }
@@ -228,19 +244,33 @@ pub fn first_mismatch(expected: &[PackTensor], found: &[PackTensor]) -> Option<S
 
 /// Loads weights into `model`, refusing (and naming the first offending tensor) when the
 /// file was made for another model or class count; float16 tensors are widened to float32.
+/// A file whose stored model name ([`META_MODEL`]) is another model's is refused even when
+/// the tensors fit (`aaffnet` and `aaffnet2` hold the same tensors, wired differently),
+/// unless both take their weights from the same model (`mfaranet-pruned` → `mfaranet`).
 pub fn load(
     mut model: Segmentor,
     model_name: &str,
     path: &Path,
 ) -> Result<Segmentor, WeightsError> {
-    let found = read(path)?;
+    let (found, stored) = read_stored(path)?;
     let mismatch = |detail: String| WeightsError::Mismatch {
         path: path.to_path_buf(),
         model: model_name.to_string(),
         detail,
     };
     if let Some(detail) = first_mismatch(&tensors(&model), &found) {
-        return Err(mismatch(detail));
+        let holds = stored.map_or(String::new(), |m| {
+            format!(" (the file holds {m}'s weights)")
+        });
+        return Err(mismatch(format!("{detail}{holds}")));
+    }
+    fn owner(name: &str) -> &str {
+        crate::models::lookup(name, 1).map_or(name, |spec| spec.weights_of)
+    }
+    if let Some(other) = stored.filter(|m| owner(m) != owner(model_name)) {
+        return Err(mismatch(format!(
+            "the file holds {other}'s weights, not {model_name}'s"
+        )));
     }
     let widen = Box::new(FloatCastAdapter::to(DType::F32));
     let result = model.apply(found, None, Some(widen), true);

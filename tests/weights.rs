@@ -155,6 +155,30 @@ fn wrong_model_names_the_first_missing_tensor() {
     assert!(err.contains("encoder.stem.conv.weight"), "{err}");
 }
 
+/// aaffnet and aaffnet2 hold the same tensors wired differently: only the model name stored in
+/// the file tells them apart, so a file of one is refused for the other in both formats, while
+/// mfaranet-pruned still loads mfaranet's (its weights are mfaranet's by design).
+#[test]
+fn a_file_of_another_model_is_refused_even_when_its_tensors_fit() {
+    for file in ["aaffnet.bpk", "aaffnet.safetensors"] {
+        let err = load_error(("aaffnet", 11), file, ("aaffnet2", 11));
+        assert!(
+            err.contains("does not fit model aaffnet2")
+                && err.contains("holds aaffnet's weights, not aaffnet2's"),
+            "{file}: {err}"
+        );
+    }
+    let err = load_error(("msnet-anas", 11), "anas.safetensors", ("msnet-m", 11));
+    assert!(
+        err.contains("(the file holds msnet-anas's weights)"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mfaranet.bpk");
+    weights::save(&fresh("mfaranet", 11, 1), "mfaranet", &path).unwrap();
+    weights::load(fresh("mfaranet-pruned", 11, 2), "mfaranet-pruned", &path).unwrap();
+}
+
 #[test]
 fn unreadable_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();

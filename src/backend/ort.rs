@@ -251,7 +251,8 @@ impl OrtRunner {
         if model != source.model || classes != want.to_string() {
             anyhow::bail!(
                 "{} holds {model} with {classes} classes, but {} with {want} classes ({}) was \
-                 asked for; export the model you run (`rtseg export --model {} --dataset {}`)",
+                 asked for; run it with `--model {model}` and the dataset it was exported for, \
+                 or export the model you mean (`rtseg export --model {} --dataset {}`)",
                 path.display(),
                 source.model,
                 source.label_space.name(),

@@ -384,6 +384,21 @@ fn infer_defaults_to_the_shipped_trained_weights() {
     }
 }
 
+/// Runs a freshly copied binary. While another test thread forks with the copy's write
+/// descriptor still open, the kernel refuses to execute it ("Text file busy") until that child
+/// has exec'd, so this retries for up to 2 s.
+fn output_of_copy(cmd: &mut std::process::Command) -> std::process::Output {
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            result => return result.unwrap(),
+        }
+    }
+    panic!("the copied binary stayed busy for 2 s");
+}
+
 /// An installed binary finds the shipped weights in the install's `share/rtseg/weights`
 /// (colcon's layout: `lib/rtseg/rtseg`), run from any folder with no RTSEG_WEIGHTS_DIR; with
 /// none installed, the error lists where it looked.
@@ -406,7 +421,7 @@ fn an_installed_binary_finds_weights_in_its_share_folder() {
         if let Some(dir) = weights_dir {
             cmd.env("RTSEG_WEIGHTS_DIR", dir);
         }
-        cmd.output().unwrap()
+        output_of_copy(&mut cmd)
     };
     let out = run(None);
     assert!(!out.status.success());
@@ -488,13 +503,13 @@ fn the_node_finds_its_installed_parameter_file() {
     let elsewhere = root.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
     let run = || {
-        std::process::Command::new(lib.join("rtseg"))
-            .arg("node")
-            .current_dir(&elsewhere)
-            .env("ROS_DOMAIN_ID", "121")
-            .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-            .output()
-            .unwrap()
+        output_of_copy(
+            std::process::Command::new(lib.join("rtseg"))
+                .arg("node")
+                .current_dir(&elsewhere)
+                .env("ROS_DOMAIN_ID", "121")
+                .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST"),
+        )
     };
     let out = run();
     assert!(!out.status.success());

@@ -181,13 +181,9 @@ fn read_stored(path: &Path) -> Result<(Vec<PackTensor>, Option<String>), Weights
             Ok((tensors, model))
         }
         WeightFormat::Safetensors => {
-            let mut store = SafetensorsStore::from_file(path).skip_enum_variants(true);
-            let tensors = store
-                .get_all_tensors()
-                .map(|all| all.values().cloned().collect())
-                .map_err(|e| read_err(e.to_string()))?;
-            // burn-store writes the metadata but does not hand it back; the safetensors crate
-            // (the one burn-store writes with) reads the header.
+            // Read once: the safetensors crate (the one burn-store writes with) reads the
+            // header's metadata, which burn-store writes but does not hand back, and the same
+            // bytes then go to burn-store for the tensors.
             let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
             let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
                 .map_err(|e| read_err(e.to_string()))?;
@@ -195,6 +191,11 @@ fn read_stored(path: &Path) -> Result<(Vec<PackTensor>, Option<String>), Weights
                 .metadata()
                 .as_ref()
                 .and_then(|m| m.get(META_MODEL).cloned());
+            let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true);
+            let tensors = store
+                .get_all_tensors()
+                .map(|all| all.values().cloned().collect())
+                .map_err(|e| read_err(e.to_string()))?;
             Ok((tensors, model))
         }
     }

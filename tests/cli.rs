@@ -74,6 +74,27 @@ fn models_lists_every_registered_model_with_counts() {
     }
 }
 
+/// A misspelt model with `--random-init` is refused for the name alone: no warning about
+/// untrained weights of a model that does not exist.
+#[test]
+fn an_unknown_model_with_random_init_is_refused_without_the_untrained_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = dir.path().join("frame.png");
+    image::RgbImage::new(64, 64).save(&frame).unwrap();
+    let out = rtseg(&[
+        "infer",
+        "--model",
+        "msnet-n",
+        "--random-init",
+        frame.to_str().unwrap(),
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert_says(&out, "unknown model \"msnet-n\"");
+    assert!(!text(&out).contains("untrained"), "{}", text(&out));
+}
+
 #[test]
 fn the_legend_names_every_class_and_its_colour() {
     let out = rtseg(&["models", "--legend", "--dataset", "cityscapes"]);

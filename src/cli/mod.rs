@@ -70,22 +70,25 @@ impl ModelArgs {
     pub fn source(&self, weights: &WeightArgs) -> anyhow::Result<ModelSource> {
         let weights = match (&weights.weights, weights.random_init) {
             (Some(path), _) => Weights::File(path.clone()),
-            (None, true) => {
-                eprintln!(
-                    "warning: --random-init: {} runs with untrained weights; its masks are \
-                     meaningless",
-                    self.model
-                );
-                Weights::RandomInit { seed: 0 }
-            }
+            (None, true) => Weights::RandomInit { seed: 0 },
             (None, false) => Weights::Shipped,
         };
-        ModelSource::resolve(
+        let random_init = matches!(weights, Weights::RandomInit { .. });
+        let source = ModelSource::resolve(
             &self.model,
             self.dataset,
             self.model_config.as_deref(),
             weights,
-        )
+        )?;
+        // After resolving, so that an unknown model is the only thing said about it.
+        if random_init {
+            eprintln!(
+                "warning: --random-init: {} runs with untrained weights; its masks are \
+                 meaningless",
+                self.model
+            );
+        }
+        Ok(source)
     }
 }
 

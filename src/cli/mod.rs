@@ -73,7 +73,6 @@ impl ModelArgs {
             (None, true) => Weights::RandomInit { seed: 0 },
             (None, false) => Weights::Shipped,
         };
-        let random_init = matches!(weights, Weights::RandomInit { .. });
         let source = ModelSource::resolve(
             &self.model,
             self.dataset,
@@ -81,7 +80,7 @@ impl ModelArgs {
             weights,
         )?;
         // After resolving, so that an unknown model is the only thing said about it.
-        if random_init {
+        if matches!(source.weights, Weights::RandomInit { .. }) {
             eprintln!(
                 "warning: --random-init: {} runs with untrained weights; its masks are \
                  meaningless",

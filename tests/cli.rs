@@ -293,6 +293,43 @@ fn bench_reports_percentiles_as_json() {
     assert!(report["peak_rss_mib"].as_f64().unwrap() > 0.0);
 }
 
+/// With several backends each runs in a child `rtseg bench`: the children's warnings and errors
+/// reach the user's terminal, not only their JSON reports.
+#[test]
+fn bench_with_several_backends_passes_on_each_childs_warnings_and_errors() {
+    let args = ["bench", "--random-init", "--size", "64x96", "--iters", "1"];
+    let out = rtseg(&[&args[..], &["--warmup", "0", "--backend", "burn,burn"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("runs with untrained weights").count(),
+        2,
+        "one warning per child: {stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("burn ")).count(),
+        2,
+        "{stdout}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.bpk");
+    let out = rtseg(&[
+        "bench",
+        "--weights",
+        missing.to_str().unwrap(),
+        "--size",
+        "64x96",
+        "--backend",
+        "burn,burn",
+    ]);
+    assert!(!out.status.success());
+    assert_says(&out, "missing.bpk");
+    assert_says(&out, "the burn benchmark failed");
+    assert!(!text(&out).contains("panicked"), "{}", text(&out));
+}
+
 #[test]
 fn burn_device_accepts_only_the_backends_the_build_has() {
     let bench = |device: &str| {

@@ -5,7 +5,7 @@
 //! steps.
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 use rtseg::backend::{self, BackendConfig, BackendKind, ExecutionProvider, OrtOptions, Tta};
 use rtseg::bench::{self, BenchReport};
@@ -149,7 +149,9 @@ fn run_here(kind: BackendKind, args: &Args) -> anyhow::Result<BenchReport> {
     )
 }
 
-/// One backend in a child `rtseg bench` with the same arguments, reading its JSON report.
+/// One backend in a child `rtseg bench` with the same arguments, reading its JSON report. The
+/// child writes to this process's stderr, so its warnings (e.g. untrained weights) and errors
+/// reach the user as they happen.
 fn run_in_child(kind: BackendKind) -> anyhow::Result<BenchReport> {
     let mut child_args: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1).peekable();
@@ -163,12 +165,15 @@ fn run_in_child(kind: BackendKind) -> anyhow::Result<BenchReport> {
     child_args.extend(["--backend".into(), kind.name().into(), "--json".into()]);
     let exe = std::env::current_exe()?;
     eprintln!("benchmarking {} …", kind.name());
-    let out = Command::new(exe).args(&child_args).output()?;
+    let out = Command::new(exe)
+        .args(&child_args)
+        .stderr(Stdio::inherit())
+        .output()?;
     if !out.status.success() {
         anyhow::bail!(
-            "the {} benchmark failed: {}",
+            "the {} benchmark failed ({}); its error is above",
             kind.name(),
-            String::from_utf8_lossy(&out.stderr).trim()
+            out.status
         );
     }
     Ok(serde_json::from_slice(&out.stdout)?)

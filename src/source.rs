@@ -99,6 +99,26 @@ impl ModelSource {
             .transpose()
     }
 
+    /// What exports of this source are cached under: the weight file's SHA-256 (first 16 hex
+    /// digits), or for random initialisation the seed and the configuration's SHA-256 (first 8),
+    /// so that two genotypes under one model name never share a cached file.
+    ///
+    /// # Errors
+    /// Shipped weights that do not exist; an unreadable weight file.
+    pub fn cache_identity(&self) -> anyhow::Result<String> {
+        match (&self.weights, self.weights_sha256()?) {
+            (Weights::RandomInit { seed }, _) => {
+                let config = serde_yaml::to_string(&self.config)?;
+                Ok(format!(
+                    "init{seed}-{}",
+                    &crate::io::sha256_bytes(config.as_bytes())[..8]
+                ))
+            }
+            (_, Some(sha)) => Ok(sha[..16].to_string()),
+            (_, None) => unreachable!("only random init has no file"),
+        }
+    }
+
     /// Builds the network on `device` with its weights, in eval mode.
     ///
     /// # Errors

@@ -453,3 +453,28 @@ fn flip_tta_commutes_with_mirroring_and_scale_one_views_match_plain_inference() 
     assert_ne!(flip_ids, plain_ids);
     assert_eq!(run(&mut twice, &image), plain_ids);
 }
+
+/// Cached exports of seeded weights are keyed by seed and configuration: a `--model-config`
+/// genotype under a registered name, or another seed, never reuses the registry model's file.
+#[test]
+fn the_cache_identity_of_seeded_weights_follows_seed_and_configuration() {
+    use rtseg::labels::LabelSpace;
+    use rtseg::source::{ModelSource, Weights};
+
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.yaml");
+    let anas = lookup("msnet-anas", 11).unwrap().config;
+    std::fs::write(&other, serde_yaml::to_string(&anas).unwrap()).unwrap();
+    let identity = |config: Option<&Path>, seed: u64| {
+        let weights = Weights::RandomInit { seed };
+        ModelSource::resolve("msnet-m", LabelSpace::Camvid, config, weights)
+            .unwrap()
+            .cache_identity()
+            .unwrap()
+    };
+    let plain = identity(None, 0);
+    assert_eq!(plain, identity(None, 0));
+    assert!(plain.starts_with("init0-"), "{plain}");
+    assert_ne!(plain, identity(Some(&other), 0));
+    assert_ne!(plain, identity(None, 1));
+}

@@ -15,7 +15,7 @@ use super::{ExecutionProvider, OrtOptions};
 use crate::onnx::{ExportOptions, INPUT_NORMALIZED, INPUT_RGB_U8, meta};
 use crate::pipeline::cpu::{HostBatch, TensorRunner, argmax_scores};
 use crate::pipeline::{Extent, InputLayout, ModelIo, SegmentError};
-use crate::source::{ModelSource, Weights};
+use crate::source::ModelSource;
 
 /// The one ONNX Runtime environment of the process (the library can be loaded only once).
 static ENVIRONMENT: OnceLock<Result<(ort::environment::Environment, PathBuf), String>> =
@@ -155,13 +155,7 @@ fn onnx_file(options: &OrtOptions, source: &ModelSource) -> anyhow::Result<PathB
         }
         return Ok(path.clone());
     }
-    let identity = match &source.weights {
-        Weights::RandomInit { seed } => format!("init{seed}"),
-        _ => source
-            .weights_sha256()?
-            .map(|s| s[..16].to_string())
-            .unwrap_or_default(),
-    };
+    let identity = source.cache_identity()?;
     let dir = super::cache_dir().join("onnx");
     let path = dir.join(format!(
         "{}_{}_{identity}_dynamic_rtseg{}.onnx",

@@ -114,9 +114,7 @@ fn onnx_for(
          path"
     );
     let fp16 = options.precision == Precision::Fp16;
-    let identity = source
-        .weights_sha256()?
-        .map_or("init".to_string(), |s| s[..16].to_string());
+    let identity = source.cache_identity()?;
     let dir = crate::backend::cache_dir().join("onnx");
     let path = dir.join(format!(
         "{}_{}_{identity}_{}x{}_b{}{}_rtseg{}.onnx",

@@ -374,6 +374,52 @@ mod with_onnx_runtime {
         assert!(!d.join("no").exists());
     }
 
+    /// An export of untrained weights is marked so in its metadata, and serving it as if it
+    /// were trained (no `--random-init`) warns; an export of trained weights carries their hash
+    /// instead and runs without the warning.
+    #[test]
+    fn an_untrained_export_is_marked_and_warned_about() {
+        // The ONNX Runtime library comes with the peers' `onnxruntime` wheel.
+        if python_with("onnxruntime").is_none() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let image = d.join("frame.png");
+        image::RgbImage::from_pixel(128, 96, image::Rgb([90, 120, 200]))
+            .save(&image)
+            .unwrap();
+        let size = ["--size", "96x128"];
+        let untrained = export(
+            d,
+            "msnet-m",
+            "untrained.onnx",
+            &[&size[..], &["--random-init"]].concat(),
+        );
+        let trained = export(d, "msnet-m", "trained.onnx", &size);
+        let metadata = |path: &Path| rtseg::onnx::inspect(path).unwrap().metadata;
+        let (untrained_meta, trained_meta) = (metadata(&untrained), metadata(&trained));
+        assert_eq!(untrained_meta[rtseg::onnx::meta::RANDOM_INIT_SEED], "0");
+        assert!(!untrained_meta.contains_key(rtseg::onnx::meta::WEIGHTS_SHA256));
+        assert!(!trained_meta.contains_key(rtseg::onnx::meta::RANDOM_INIT_SEED));
+        assert_eq!(trained_meta[rtseg::onnx::meta::WEIGHTS_SHA256].len(), 64);
+
+        let infer = |onnx: &Path, extra: &[&str]| {
+            let mut args = vec!["infer", "--backend", "ort", "--out", "out"];
+            args.extend(["--onnx", onnx.to_str().unwrap(), image.to_str().unwrap()]);
+            args.extend(extra);
+            let out = rtseg_in(d, &args);
+            assert!(out.status.success(), "{}", text(&out));
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
+        let warning =
+            "untrained.onnx holds untrained weights (exported with --random-init, seed 0)";
+        assert!(infer(&untrained, &[]).contains(warning));
+        // Asked for: `--random-init`'s own warning is enough.
+        assert!(!infer(&untrained, &["--random-init"]).contains("holds untrained"));
+        assert!(!infer(&trained, &[]).contains("untrained"));
+    }
+
     #[test]
     fn eval_with_onnx_runtime_gives_the_confusion_matrix_of_burn() {
         let Some(cityscapes) = common::pseudo_cityscapes() else {

@@ -545,6 +545,25 @@ mod with_tensorrt {
             &out,
             "the TensorRT backend needs an NVIDIA GPU: CUDA: no CUDA driver",
         );
+        // A `--random-init` export given as the ONNX is called untrained before anything else.
+        let untrained = export(dir.path(), "msnet-m", "-untrained", &["--random-init"]);
+        let out = rtseg(
+            dir.path(),
+            &[
+                "infer",
+                "--backend",
+                "tensorrt",
+                "--trt-onnx",
+                untrained.to_str().unwrap(),
+                "--size",
+                "360x480",
+                "--out",
+                "out",
+                frame.to_str().unwrap(),
+            ],
+        );
+        assert_fails_saying(&out, "the TensorRT backend needs an NVIDIA GPU");
+        assert_says(&out, "msnet-m-untrained.onnx holds untrained weights");
     }
 
     /// The node's provisioning mode on a machine without a GPU: a clear error before it joins

@@ -229,10 +229,18 @@ impl OrtRunner {
                 meta::PRECISION,
                 meta::INPUT,
                 meta::OUTPUT,
+                meta::RANDOM_INIT_SEED,
             ]
             .map(|key| metadata.custom(key))
         };
-        let [model, classes, precision, input_layout, output_kind] = fields;
+        let [
+            model,
+            classes,
+            precision,
+            input_layout,
+            output_kind,
+            untrained,
+        ] = fields;
         let (Some(model), Some(classes)) = (model, classes) else {
             anyhow::bail!(
                 "{}: not an rtseg export (no {} / {} metadata); export it with `rtseg export`",
@@ -254,6 +262,7 @@ impl OrtRunner {
                 source.label_space.name()
             );
         }
+        crate::onnx::warn_if_untrained(&path, untrained.as_deref(), source);
         let precision = match precision.as_deref() {
             Some("f16") => "f16",
             _ => "f32",

@@ -20,7 +20,7 @@ use self::graph::{Dim, ElemType, OnnxGraph};
 use crate::models::card::ChannelOrder;
 use crate::models::lower::Layer;
 use crate::models::segmentors::Segmentor;
-use crate::source::ModelSource;
+use crate::source::{ModelSource, Weights};
 
 /// Metadata keys of an rtseg export.
 pub mod meta {
@@ -37,6 +37,8 @@ pub mod meta {
     pub const STD: &str = "rtseg.std";
     pub const CHANNEL_ORDER: &str = "rtseg.channel_order";
     pub const WEIGHTS_SHA256: &str = "rtseg.weights_sha256";
+    /// Only in an export of untrained weights (`--random-init`): their seed.
+    pub const RANDOM_INIT_SEED: &str = "rtseg.random_init_seed";
     /// `normalized_nchw_f32` or `rgb_nhwc_u8`.
     pub const INPUT: &str = "rtseg.input";
     /// `logits_f32`, `class_ids_u8` or `class_ids_i32`.
@@ -213,22 +215,44 @@ pub fn export(
             if options.fp16 { "f16" } else { "f32" }.to_string(),
         ),
     ];
-    if let Some(sha) = source.weights_sha256()? {
-        metadata.push((meta::WEIGHTS_SHA256, sha));
-    }
+    let untrained = match source.weights {
+        Weights::RandomInit { seed } => {
+            metadata.push((meta::RANDOM_INIT_SEED, seed.to_string()));
+            format!(", untrained (random init, seed {seed})")
+        }
+        _ => {
+            if let Some(sha) = source.weights_sha256()? {
+                metadata.push((meta::WEIGHTS_SHA256, sha));
+            }
+            String::new()
+        }
+    };
     metadata.push((meta::ARCHITECTURE, serde_yaml::to_string(&source.config)?));
     let metadata: Vec<(String, String)> = metadata
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     let doc = format!(
-        "{} for {} ({} classes), exported by rtseg {}",
+        "{} for {} ({} classes){untrained}, exported by rtseg {}",
         card.model,
         space.name(),
         space.num_classes(),
         env!("CARGO_PKG_VERSION")
     );
     Ok(g.finish(&card.model, &doc, &metadata))
+}
+
+/// Warns (stderr) when the ONNX file at `path` holds untrained weights — its metadata has
+/// [`meta::RANDOM_INIT_SEED`], value `seed` — and `source` did not ask for them: an export
+/// made with `--random-init` runs like a trained one, but its masks mean nothing.
+pub fn warn_if_untrained(path: &Path, seed: Option<&str>, source: &ModelSource) {
+    if let (Some(seed), false) = (seed, matches!(source.weights, Weights::RandomInit { .. })) {
+        eprintln!(
+            "warning: {} holds untrained weights (exported with --random-init, seed {seed}); \
+             its masks are meaningless",
+            path.display()
+        );
+    }
 }
 
 /// Multiply-accumulates of `model` on one `height × width` image, counted on its ONNX graph

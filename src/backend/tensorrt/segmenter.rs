@@ -106,6 +106,9 @@ fn onnx_for(
 ) -> anyhow::Result<PathBuf> {
     if let Some(path) = &options.onnx {
         anyhow::ensure!(path.is_file(), "{}: no such ONNX file", path.display());
+        let info = crate::onnx::inspect(path)?;
+        let seed = info.metadata.get(crate::onnx::meta::RANDOM_INIT_SEED);
+        crate::onnx::warn_if_untrained(path, seed.map(String::as_str), source);
         return Ok(path.clone());
     }
     anyhow::ensure!(

@@ -10,9 +10,10 @@
 #  1. the GPU, driver and the TensorRT libraries found (`rtseg engine info`, both flavours);
 #  2. every CUDA kernel against its CPU twin on the GPU (tests/gpu_kernels.rs, ignored in CI);
 #  3. with TensorRT-RTX (RTSEG_TENSORRT_RTX_LIBRARY or the wheel in .venv): MsNet-M exported,
-#     its engine built and run — mIoU on CamVid val ($RTSEG_CAMVID) against burn's 60.22 and
-#     latency against burn in the same run; NVIDIA lists compute capability 7.5, 8.6, 8.9 and
-#     12.0 for it, other GPUs are tried and the result recorded;
+#     its engine built and run — mIoU on CamVid val ($RTSEG_CAMVID), to compare with burn's
+#     figure in weights/msnet-m_camvid.md, and latency against burn in the same run; NVIDIA
+#     lists compute capability 7.5, 8.6, 8.9 and 12.0 for it, other GPUs are tried and the
+#     result recorded;
 #  4. the same with TensorRT (libnvinfer.so.{11,10,8} with its ONNX parser), fp16;
 #  5. ONNX Runtime with the CUDA execution provider, when the loaded onnxruntime has it
 #     (ORT_DYLIB_PATH to an onnxruntime-gpu library): parity with burn and latency.
